@@ -1,0 +1,98 @@
+"""The ``snnenergy`` command line: a thin layer over the Python API."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import click
+
+from .energy.presets import PRESETS
+
+
+def _load_factory(spec: str):
+    """``path/to/file.py:factory`` → the callable ``factory`` from that file."""
+    path, sep, attr = spec.rpartition(":")
+    if not sep or not path or not attr:
+        raise click.BadParameter(f"expected FILE.py:FACTORY, got {spec!r}", param_hint="--module")
+    if not os.path.exists(path):
+        raise click.BadParameter(f"file not found: {path}", param_hint="--module")
+    mod_spec = importlib.util.spec_from_file_location(f"snnenergy_user_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    sys.modules[mod_spec.name] = module
+    mod_spec.loader.exec_module(module)
+    if not hasattr(module, attr):
+        raise click.BadParameter(f"{path} has no attribute {attr!r}", param_hint="--module")
+    return getattr(module, attr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="snnenergy")
+def main() -> None:
+    """Exact AC/MAC counts, firing rates and theoretical energy of spiking neural networks."""
+
+
+@main.command()
+@click.option("--model", "model_name", help="Zoo model name or alias (see `snnenergy models`).")
+@click.option("--module", "module_spec", help="Your own model: path/to/file.py:factory (called with no arguments).")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Weights to load (official or your own).")
+@click.option("--input", "input_spec", help="A .pt/.npy tensor file, an image folder or a dataset folder; default: the shipped sample images.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per forward pass.")
+@click.option("--time-steps", type=click.IntRange(min=1), default=None, help="T (zoo models are built with it).")
+@click.option("--preset", default="fp32", show_default=True, help=f"Energy preset ({', '.join(PRESETS)}) or a .toml/.json table.")
+@click.option("--level", type=click.Choice(["1", "2"]), default="1", show_default=True, help="Energy level: 1 ops, 2 + neuron updates.")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write report.json, CSV and Markdown here.")
+@click.option("--rates-only", is_flag=True, help="Record firing rates only (fastest).")
+def profile(model_name, module_spec, checkpoint, input_spec, batch_size, time_steps, preset, level, device, out_dir,
+            rates_only) -> None:
+    """Profile a model on inputs and print the per-layer table and totals."""
+    from .api_helpers import build_model_and_inputs
+    from .profiler import profile as run_profile
+
+    if bool(model_name) == bool(module_spec):
+        raise click.UsageError("give exactly one of --model NAME or --module FILE.py:FACTORY")
+    try:
+        from .energy.presets import get_preset
+
+        get_preset(preset)
+        model, batches, label, weights, T = build_model_and_inputs(
+            model_name=model_name, factory=_load_factory(module_spec) if module_spec else None,
+            checkpoint=checkpoint, input_spec=input_spec, batch_size=batch_size, time_steps=time_steps,
+        )
+        report = run_profile(model, batches, time_steps=T, device=device, rates_only=rates_only,
+                             model_name=label, weights=weights)
+    except (KeyError, ValueError, TypeError, FileNotFoundError, NotImplementedError) as e:
+        raise click.ClickException(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)) from e
+    from .report.render import console_text
+
+    click.echo(console_text(report, preset=preset, level=int(level)))
+    if out_dir:
+        paths = report.save(out_dir, preset=preset, level=int(level))
+        click.echo("wrote " + ", ".join(paths.values()))
+
+
+@main.command()
+@click.argument("pattern", required=False)
+@click.option("--cards", is_flag=True, help="Show each model's card (paper, input, T, published numbers).")
+def models(pattern, cards) -> None:
+    """List the model zoo (optionally filtered by a glob PATTERN, e.g. 'spikingformer-*')."""
+    from .models import list_aliases, list_models, model_card
+
+    names = list_models(pattern)
+    for name in names:
+        card = model_card(name)
+        line = f"{name:40s} {card.family:18s} {card.dataset:12s} T={card.time_steps:<3d} input {tuple(card.input_shape)}"
+        click.echo(line)
+        if cards:
+            for k in ("paper", "neuron", "published", "unused_keys", "notes"):
+                v = getattr(card, k)
+                if v:
+                    click.echo(f"    {k}: {v}")
+    aliases = {a: t for a, t in list_aliases().items() if t in names}
+    if aliases:
+        click.echo("aliases: " + ", ".join(f"{a} → {t}" for a, t in sorted(aliases.items())))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

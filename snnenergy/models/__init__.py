@@ -1,0 +1,19 @@
+"""The model zoo: faithful implementations of the SNNs the energy figures are quoted for."""
+from .ann import is_spiking_neuron, to_ann
+from .checkpoint import CheckpointMismatchError, LoadResult, load_checkpoint
+from .registry import (
+    ModelCard,
+    create_model,
+    list_aliases,
+    list_models,
+    model_card,
+    register_alias,
+    register_model,
+    resolve_name,
+)
+
+__all__ = [
+    "ModelCard", "create_model", "list_models", "list_aliases", "model_card", "register_model",
+    "register_alias", "resolve_name", "load_checkpoint", "LoadResult", "CheckpointMismatchError",
+    "to_ann", "is_spiking_neuron",
+]

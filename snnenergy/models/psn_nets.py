@@ -1,0 +1,1 @@
+"""(family module: registers its configs on import)"""

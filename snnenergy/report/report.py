@@ -1,0 +1,215 @@
+"""The :class:`Report`: one object holding every table of a profile, with energy, serialisation and display."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .build import neuron_table, other_table, site_tables, unsupported_table
+
+FORMAT = "snnenergy-report"
+FORMAT_VERSION = 1
+_TABLES = ("layers", "per_step", "neurons", "other_ops", "unsupported")
+
+
+@dataclass
+class Report:
+    """Counts per sample for one model on one set of inputs.
+
+    Tables (pandas DataFrames):
+      * ``layers``: one row per synaptic op site (module path ``layer`` as in ``named_modules()``, ``op``,
+        ``index`` of that op within the module's forward); operand kinds, value range, input firing rate,
+        ``dense_ops``, ``effective_ops``, ``ac``, ``integer_mac``, ``mac``, ``bias_ops``, the ``producer`` of the
+        activation operand (provenance), per-step input rates ``rate_t*``;
+      * ``per_step``: the same counts per time step (long format);
+      * ``neurons``: one row per neuron layer: ``firing_rate``, per-step rates, ``dead``, ``saturated`` fractions;
+      * ``other_ops``: non-synaptic ops (norms, softmax, pooling, adds, scaling) with calls and elements;
+      * ``unsupported``: ops the profiler does not know, with call counts (never silently zero).
+    """
+
+    meta: dict[str, Any]
+    layers: pd.DataFrame
+    per_step: pd.DataFrame
+    neurons: pd.DataFrame
+    other_ops: pd.DataFrame
+    unsupported: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def time_steps(self) -> int:
+        return int(self.meta["time_steps"])
+
+    def totals(self) -> dict[str, float]:
+        """Per-sample totals of the count columns and the mean firing rate over all neurons."""
+        out = {c: float(self.layers[c].sum()) if not self.layers.empty else 0.0
+               for c in ("dense_ops", "effective_ops", "ac", "integer_mac", "mac", "bias_ops")}
+        n = self.neurons
+        if not n.empty:
+            steps = np.where(n["per_step"].astype(bool), self.time_steps, 1)
+            out["neuron_updates"] = float((n["neurons"] * steps).sum())
+            out["spikes"] = float(n["spikes"].sum())
+            out["firing_rate"] = out["spikes"] / out["neuron_updates"] if out["neuron_updates"] else float("nan")
+        return out
+
+    def energy(self, preset: str = "fp32", level: int = 1, integer_as: str = "mac"):
+        """Energy per sample (an :class:`snnenergy.energy.EnergyReport`); see :func:`estimate_energy`."""
+        from ..energy.model import estimate_energy
+
+        return estimate_energy(self, preset=preset, level=level, integer_as=integer_as)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The per-layer synaptic-op table (a copy)."""
+        return self.layers.copy()
+
+    # ------------------------------------------------------------- serialise
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "meta": self.meta,
+            "tables": {name: _frame_to_dict(getattr(self, name)) for name in _TABLES},
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None, indent: int | None = 1) -> str:
+        """JSON text of the whole report; written atomically to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=True, default=_json_default)
+        if path is not None:
+            atomic_write(path, text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not an snnenergy report (missing format marker 'snnenergy-report')")
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"report format version {data.get('version')} is not supported (expected {FORMAT_VERSION})")
+        tables = {name: _frame_from_dict(data["tables"][name]) for name in _TABLES}
+        return cls(meta=data["meta"], **tables)
+
+    @classmethod
+    def from_json(cls, text_or_path: str | os.PathLike) -> "Report":
+        """Read a report written by :meth:`to_json` (a JSON string or a file path)."""
+        s = os.fspath(text_or_path)
+        if not s.lstrip().startswith("{"):
+            with open(s, encoding="utf-8") as f:
+                s = f.read()
+        return cls.from_dict(json.loads(s))
+
+    def to_markdown(self, preset: str = "fp32", level: int = 1) -> str:
+        """A Markdown document: summary, energy, per-layer, neuron and unsupported-op tables."""
+        from .render import markdown_report
+
+        return markdown_report(self, preset=preset, level=level)
+
+    def save(self, out_dir: str | os.PathLike, preset: str = "fp32", level: int = 1) -> dict[str, str]:
+        """Write ``report.json``, ``layers.csv``, ``neurons.csv``, ``energy.csv``, ``report.md`` (atomically)."""
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {
+            "json": os.path.join(out_dir, "report.json"),
+            "layers_csv": os.path.join(out_dir, "layers.csv"),
+            "neurons_csv": os.path.join(out_dir, "neurons.csv"),
+            "energy_csv": os.path.join(out_dir, "energy.csv"),
+            "markdown": os.path.join(out_dir, "report.md"),
+        }
+        self.to_json(paths["json"])
+        atomic_write(paths["layers_csv"], self.layers.to_csv(index=False))
+        atomic_write(paths["neurons_csv"], self.neurons.to_csv(index=False))
+        atomic_write(paths["energy_csv"], self.energy(preset, level).to_dataframe().to_csv(index=False))
+        atomic_write(paths["markdown"], self.to_markdown(preset=preset, level=level))
+        return paths
+
+    def __str__(self) -> str:
+        from .render import console_text
+
+        return console_text(self)
+
+    def __repr__(self) -> str:
+        t = self.totals()
+        return (f"Report(model={self.meta.get('model')!r}, T={self.time_steps}, samples={self.meta.get('samples')}, "
+                f"ac={t['ac']:.4g}, mac={t['mac']:.4g}, integer_mac={t['integer_mac']:.4g})")
+
+
+def atomic_write(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, (torch.device, torch.dtype)):
+        return str(o)
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def _frame_to_dict(df: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "columns": list(df.columns),
+        "dtypes": [str(t) for t in df.dtypes],
+        "data": [[_cell(v) for v in row] for row in df.itertuples(index=False, name=None)],
+    }
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _frame_from_dict(d: dict[str, Any]) -> pd.DataFrame:
+    df = pd.DataFrame(d["data"], columns=d["columns"])
+    for col, dt in zip(d["columns"], d["dtypes"]):
+        if dt in ("object", "str", "string") or dt.startswith("string"):
+            continue
+        df[col] = df[col].astype(dt)
+    return df
+
+
+def build_report(session, model_name: str, weights: str | None, batches: int, rates_only: bool) -> Report:
+    samples = session.samples
+    layers, per_step = site_tables(session, samples)
+    meta = {
+        "model": model_name,
+        "time_steps": session.T,
+        "samples": samples,
+        "batches": batches,
+        "device": str(session.device),
+        "weights": weights or "as given",
+        "rates_only": rates_only,
+        "torch": torch.__version__,
+        "snnenergy": _version(),
+        "counting": "per sample; effective = terms with both operands nonzero; dense = nominal (fvcore) MACs",
+    }
+    return Report(meta, layers, per_step, neuron_table(session, samples), other_table(session, samples),
+                  unsupported_table(session))
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
