@@ -5,12 +5,12 @@ import copy
 
 from torch import nn
 
-from ..neurons.lif import BaseNeuron
+from ..neurons.base import SpikingNeuron
 
 
 def is_spiking_neuron(m: nn.Module) -> bool:
-    """Our neurons, SpikingJelly's (``BaseNode``) and snnTorch's (``SpikingNeuron``)."""
-    if isinstance(m, BaseNeuron):
+    """Our neurons (LIF family and PSN family), SpikingJelly's (``BaseNode``) and snnTorch's (``SpikingNeuron``)."""
+    if isinstance(m, SpikingNeuron):
         return True
     for mod, cls in (
         ("spikingjelly.activation_based.neuron", "BaseNode"),

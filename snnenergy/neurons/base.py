@@ -17,7 +17,7 @@ class SpikingNeuron(nn.Module):
     """Base of every spiking neuron layer (LIF family and PSN family).
 
     ``isinstance(m, SpikingNeuron)`` is how the rest of the toolkit recognises our neuron layers. Subclasses
-    implement :meth:`reset` (forget all state kept between calls) and declare two class attributes used by the
+    override :meth:`reset` when they keep state between calls, and declare two class attributes used by the
     energy model's neuron-update level:
 
     * ``has_leak``: the membrane decays every step (one multiplication per neuron per step);
@@ -29,5 +29,4 @@ class SpikingNeuron(nn.Module):
     step_mode: str = "m"
 
     def reset(self) -> None:
-        """Forget every state kept between calls (start of a new sample sequence)."""
-        raise NotImplementedError
+        """Forget every state kept between calls (start of a new sample sequence); stateless neurons keep this."""

@@ -25,7 +25,7 @@ def _heaviside_or_surrogate(h: torch.Tensor, surrogate: Surrogate) -> torch.Tens
     """Spikes ``h >= 0``; through the surrogate only when a gradient is needed (else in place on ``h``)."""
     if h.requires_grad:
         return surrogate(h)
-    return h.gt_(0.0)
+    return h.ge_(0.0)
 
 
 def _as_dtype(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

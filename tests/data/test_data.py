@@ -1,6 +1,7 @@
 """snnenergy.data: shipped samples, event generator, loaders, checks and the CLI input resolver."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -182,6 +183,25 @@ def test_sample_events_physics():
     active = (sample_events(2, 32, n=5).sum((1, 2))[:, 1:-1, 1:-1] > 0).flatten().float()
     low, high = grad.quantile(torch.tensor([0.25, 0.75]))
     assert float(active[grad >= high].mean()) > 2.5 * float(active[grad <= low].mean())
+
+
+def test_sample_events_first_frame_matches_the_pixel_model():
+    # white-box: with one sub-step per frame the first frame is the thresholded change between the first two
+    # camera positions, ON (channel 1) where the log intensity rose, OFF (channel 0) where it fell
+    from snnenergy.data.sample_data import _luma, _shifted_views, _triangle_path
+
+    h, w, c, eps, amp = 24, 40, 0.2, 0.02, 0.04
+    e = sample_events(3, (h, w), n=1, seed=5, substeps=1, contrast_threshold=c, log_eps=eps, amplitude=amp)
+    gen = torch.Generator().manual_seed(5)
+    scale = 0.75 + 0.5 * float(torch.rand((), generator=gen, dtype=torch.float64))
+    angle = 2 * math.pi * float(torch.rand((), generator=gen, dtype=torch.float64))
+    path = _triangle_path(4, amp * min(h, w) * scale, angle)
+    margin = math.ceil(amp * min(h, w) * 1.25) + 2
+    views = _shifted_views(_luma(0, (h + 2 * margin, w + 2 * margin)), path[:2], (h, w), margin)
+    change = (torch.log(views[1] + eps) - torch.log(views[0] + eps)) / c
+    assert torch.equal(e[0, 0, 1].double(), change.clamp(min=0).floor())
+    assert torch.equal(e[0, 0, 0].double(), (-change).clamp(min=0).floor())
+    assert float(e[0, 0].sum()) > 0
 
 
 @pytest.mark.parametrize(

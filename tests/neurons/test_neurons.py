@@ -30,6 +30,20 @@ def _seq(*values: float, dtype=torch.float64) -> torch.Tensor:
     return torch.tensor(values, dtype=dtype).unsqueeze(1)
 
 
+def _both_paths(neuron: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run the in-place (no gradient) and the autograd path from the initial state; check they agree."""
+    neuron.reset()
+    with torch.no_grad():
+        fast = neuron(x)
+    state = getattr(neuron, "v", None)
+    neuron.reset()
+    slow = neuron(x.clone().requires_grad_())
+    assert slow.requires_grad and torch.equal(fast, slow.detach())
+    if isinstance(state, torch.Tensor):
+        assert torch.equal(state, neuron.v.detach())
+    return fast
+
+
 def _rand(T: int = 6, shape=(2, 3, 4), seed: int = 0, dtype=torch.float64) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return (torch.randn((T, *shape), generator=g, dtype=torch.float64) * 1.2 + 0.5).to(dtype)
@@ -68,7 +82,7 @@ def _all_neurons(T: int = 6) -> list[nn.Module]:
 )
 def test_lif_three_steps_by_hand(kwargs, x, spikes, v_end):
     neuron = LIF(**kwargs)
-    out = neuron(_seq(*x))
+    out = _both_paths(neuron, _seq(*x))
     assert out.squeeze(1).tolist() == list(spikes)
     assert neuron.v.item() == pytest.approx(v_end, abs=1e-15)
 
@@ -83,7 +97,7 @@ def test_lif_three_steps_by_hand(kwargs, x, spikes, v_end):
 )
 def test_if_three_steps_by_hand(kwargs, spikes, v_end):
     neuron = IF(**kwargs)
-    out = neuron(_seq(0.6, 0.6, 0.6))
+    out = _both_paths(neuron, _seq(0.6, 0.6, 0.6))
     assert out.squeeze(1).tolist() == list(spikes)
     assert neuron.v.item() == pytest.approx(v_end, abs=1e-15)
 
@@ -92,7 +106,7 @@ def test_sliding_psn_by_hand():
     # k=2, exp_init: W = (1/2, 1), threshold 1 (bias -1): H = x[t-1]/2 + x[t]
     neuron = SlidingPSN(2)
     assert neuron.weight.tolist() == [0.5, 1.0] and neuron.bias.item() == -1.0
-    out = neuron(_seq(1.0, 0.5, 0.2, dtype=torch.float32))  # H: 1.0, 1.0, 0.45
+    out = _both_paths(neuron, _seq(1.0, 0.5, 0.2, dtype=torch.float32))  # H: 1.0 (at threshold), 1.0, 0.45
     assert out.squeeze(1).tolist() == [1.0, 1.0, 0.0]
 
 
@@ -101,13 +115,13 @@ def test_psn_and_masked_psn_by_hand():
     psn = PSN(3)
     with torch.no_grad():
         psn.weight.copy_(torch.ones(3, 3))  # H[t] = sum of all inputs = 1.6 -> every step fires
-    assert psn.double()(x).squeeze(1).tolist() == [1.0, 1.0, 1.0]
+    assert _both_paths(psn.double(), x).squeeze(1).tolist() == [1.0, 1.0, 1.0]
     masked = MaskedPSN(1, 3, lambda_init=1.0).double()
     with torch.no_grad():
         masked.weight.copy_(torch.ones(3, 3))  # order 1, full mask: H[t] = x[t]
     assert masked.masked_weight().tolist() == torch.eye(3).tolist()
-    masked.bias.data.fill_(-0.5)
-    assert masked(x).squeeze(1).tolist() == [0.0, 1.0, 1.0]
+    masked.bias.data.fill_(-0.5)  # threshold 0.5: the last input sits exactly on it
+    assert _both_paths(masked, x).squeeze(1).tolist() == [0.0, 1.0, 1.0]
 
 
 # ---------------------------------------------------------------------- PLIF, surrogates, parameters
@@ -369,22 +383,15 @@ def test_every_neuron_is_a_spiking_neuron_with_flags():
     assert issubclass(BaseNeuron, SpikingNeuron)
 
 
-_PSN_NOT_YET_IN_ANN = pytest.mark.xfail(
-    strict=True,
-    reason="snnenergy.models.ann.is_spiking_neuron checks BaseNeuron; the lead switches it to SpikingNeuron "
-    "(then drop this mark)",
-)
-
-
 @pytest.mark.parametrize(
     "factory",
     [
         LIF,
         IF,
         ParametricLIF,
-        pytest.param(lambda: PSN(4), marks=_PSN_NOT_YET_IN_ANN),
-        pytest.param(lambda: MaskedPSN(2, 4), marks=_PSN_NOT_YET_IN_ANN),
-        pytest.param(lambda: SlidingPSN(2), marks=_PSN_NOT_YET_IN_ANN),
+        lambda: PSN(4),
+        lambda: MaskedPSN(2, 4),
+        lambda: SlidingPSN(2),
     ],
 )
 def test_is_spiking_neuron_recognises_every_neuron(factory):
