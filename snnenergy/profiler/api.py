@@ -120,7 +120,8 @@ def profile(
             model.eval()
             session.attach()
             try:
-                with torch.no_grad(), session:
+                mode = session if not rates_only else contextlib.nullcontext()
+                with torch.no_grad(), mode:
                     for x in _iter_batches(inputs, batch_size):
                         _check_batch(x)
                         x = x.to(dev)

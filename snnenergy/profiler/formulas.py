@@ -19,6 +19,18 @@ import torch
 import torch.nn.grad as nn_grad
 
 
+def nonzero_indicator(x: torch.Tensor) -> torch.Tensor:
+    """1.0 where ``x`` is nonzero, else 0.0, as a float tensor.
+
+    ``sign().abs_()`` is several times faster on CPU than ``count_nonzero`` or summing a bool mask (PyTorch's
+    bool reductions are not vectorised); sums of the indicator are exact in float32 up to 2^24 per reduction
+    and are taken in float64 where they can be larger.
+    """
+    if x.is_floating_point():
+        return torch.sign(x).abs_()
+    return (x != 0).to(torch.float32)
+
+
 def _tuple(v, n: int) -> tuple[int, ...]:
     if isinstance(v, int):
         return (v,) * n
@@ -75,7 +87,7 @@ def _fanout_map_cpu(
         fan = grad_input(
             (1, 1) + in_spatial, ones_k, torch.ones((1, 1) + out_spatial, dtype=torch.float64), stride, padding, dilation
         )[0, 0]
-    return fan.round().to(torch.int64)
+    return fan.round().to(torch.float64)  # integral fan-out counts, float64 for an exact matrix-vector product
 
 
 _DEVICE_FANOUT: dict[tuple, torch.Tensor] = {}
@@ -84,7 +96,7 @@ _DEVICE_FANOUT: dict[tuple, torch.Tensor] = {}
 def fanout_map(
     in_spatial, out_spatial, kernel, stride, padding, dilation, transposed: bool, device: torch.device
 ) -> torch.Tensor:
-    """Valid fan-out per input position (number of output positions it reaches), int64 on ``device``."""
+    """Valid fan-out per input position (number of output positions it reaches), float64 on ``device``."""
     key = (tuple(in_spatial), tuple(out_spatial), tuple(kernel), tuple(stride), tuple(padding), tuple(dilation),
            transposed)
     dkey = key + (str(device),)
@@ -113,16 +125,21 @@ def conv_effective_rows(
     in_spatial, out_spatial = tuple(xb.shape[2:]), tuple(ob.shape[2:])
     fan = fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed, x.device)
     c_out_per_group = int(weight.shape[1]) if transposed else int(weight.shape[0]) // groups
-    nnz_per_position = torch.count_nonzero(xb, dim=1)  # [N, *spatial]
-    per_row = (nnz_per_position * fan).flatten(1).sum(1) * c_out_per_group
-    return per_row, nnz_per_position.flatten(1).sum(1)
+    nnz_per_position = nonzero_indicator(xb).sum(1).flatten(1)  # [N, P], exact: at most C_in per position
+    nnz_per_position = nnz_per_position.to(torch.float64)
+    per_row = (nnz_per_position @ fan.reshape(-1)) * c_out_per_group
+    return per_row.to(torch.int64), nnz_per_position.sum(1).to(torch.int64)
 
 
 def linear_effective_rows(x: torch.Tensor, out_features: int) -> torch.Tensor:
     """Effective ops per row (dim 0) of ``x @ W.T``: nnz(x) · out_features."""
-    if x.dim() == 1:
-        return (torch.count_nonzero(x) * out_features).reshape(1)
-    return torch.count_nonzero(x.reshape(x.shape[0], -1), dim=1) * out_features
+    return nonzero_rows(x) * out_features
+
+
+def nonzero_rows(x: torch.Tensor) -> torch.Tensor:
+    """Number of nonzero values per leading row of ``x`` (int64; a 0/1-d tensor is one row)."""
+    rows = x.reshape(x.shape[0] if x.dim() > 1 else 1, -1)
+    return nonzero_indicator(rows).sum(1, dtype=torch.float64).to(torch.int64)
 
 
 def matmul_effective_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -134,9 +151,9 @@ def matmul_effective_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a = a.unsqueeze(0)
     if b.dim() == 1:
         b = b.unsqueeze(-1)
-    nz_a = torch.count_nonzero(a, dim=-2)  # [..., K]
-    nz_b = torch.count_nonzero(b, dim=-1)  # [..., K]
-    per_batch = (nz_a * nz_b).sum(-1)  # broadcast batch dims
+    nz_a = nonzero_indicator(a).sum(-2)  # [..., K], exact (at most M)
+    nz_b = nonzero_indicator(b).sum(-1)  # [..., K], exact (at most N)
+    per_batch = (nz_a.to(torch.float64) * nz_b.to(torch.float64)).sum(-1).to(torch.int64)  # broadcast batch dims
     if per_batch.dim() == 0:
         return per_batch.reshape(1)
     return per_batch.reshape(per_batch.shape[0], -1).sum(1)
@@ -157,10 +174,8 @@ def matmul_dense(a_shape: Sequence[int], b_shape: Sequence[int]) -> int:
 
 def elementwise_effective_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Positions where both factors of a broadcast element-wise product are nonzero, per leading row."""
-    both = torch.logical_and(a != 0, b != 0)
-    if both.dim() == 0:
-        return both.reshape(1).to(torch.int64)
-    return torch.count_nonzero(both.reshape(both.shape[0], -1), dim=1)
+    both = nonzero_indicator(a) * nonzero_indicator(b)
+    return nonzero_rows(both)
 
 
 def einsum_counts(equation: str, a: torch.Tensor, b: torch.Tensor) -> tuple[int, torch.Tensor]:

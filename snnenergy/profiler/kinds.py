@@ -41,8 +41,9 @@ def operand_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     mn, mx = x.aminmax()
     mn, mx = mn.double(), mx.double()
     if x.is_floating_point():
-        # exact: every value integral iff no value has a fractional part (NaN/Inf count as fractional)
-        integral = torch.count_nonzero(torch.frac(x)) == 0
+        # exact: every value is integral iff the fractional parts are all 0 (a NaN makes min/max NaN: real)
+        fmin, fmax = torch.frac(x).aminmax()
+        integral = (fmin == 0) & (fmax == 0)
     else:
         integral = torch.ones((), dtype=torch.bool, device=x.device)
     return classify(integral, mn, mx), mn, mx

@@ -66,6 +66,8 @@ class ProfileSession(TorchFunctionMode):
         """Register the module hooks (removed again by :meth:`detach`)."""
         for path, module in self.model.named_modules():
             info = neuron_info(module)
+            if not self.track_ops and info is None and module is not self.model:
+                continue  # rates only: just the neurons (and the root, which starts each forward)
             self._module_info[module] = (path, info)
             self._handles.append(module.register_forward_pre_hook(self._pre_hook))
             self._handles.append(module.register_forward_hook(self._post_hook, always_call=True))
@@ -246,7 +248,7 @@ class ProfileSession(TorchFunctionMode):
         rows = x.numel() // max(in_features, 1)
         dense = rows * in_features * out_features
         xr = x if x.dim() >= 2 else x.unsqueeze(0)
-        nnz_rows = torch.count_nonzero(xr.reshape(xr.shape[0], -1), dim=1)
+        nnz_rows = fm.nonzero_rows(xr)
         site = self._site(path, "linear", index)
         site.weight_shape = tuple(w.shape)
         bias_ops = out.numel() if isinstance(bias, torch.Tensor) else 0
@@ -266,14 +268,13 @@ class ProfileSession(TorchFunctionMode):
             fan_out = int(w.shape[-1]) if b_weight else int(w.shape[-2]) if w.dim() >= 2 else 1
             ar = act if act.dim() >= 2 else act.unsqueeze(0)
             # nonzeros of the activation per leading row; each meets fan_out weights
-            nnz_rows = torch.count_nonzero(ar.reshape(ar.shape[0], -1), dim=1)
+            nnz_rows = fm.nonzero_rows(ar)
             site.weight_shape = tuple(w.shape)
             self._record(site, ar, None, nnz_rows * fan_out, nnz_rows, dense, 0, ar.shape[0])
         else:
             eff_rows = fm.matmul_effective_rows(a, b)
             a2 = a if a.dim() >= 2 else a.unsqueeze(0)
-            nnz_rows = torch.count_nonzero(a2.reshape(a2.shape[0], -1), dim=1) if a2.shape[0] == eff_rows.shape[0] \
-                else torch.count_nonzero(a2).reshape(1).expand(eff_rows.shape[0]) // max(eff_rows.shape[0], 1)
+            nnz_rows = fm.nonzero_rows(a2) if a2.shape[0] == eff_rows.shape[0] else None
             self._record(site, a2, b, eff_rows, nnz_rows, dense, 0, eff_rows.shape[0], lead_shape=_lead(a, b))
         self._set_prov(out, f"{path}:{name}" if path else name)
         return out
@@ -283,8 +284,7 @@ class ProfileSession(TorchFunctionMode):
         eff_rows = fm.elementwise_effective_rows(a, b)
         dense = out.numel()
         big, small = (a, b) if a.numel() >= b.numel() else (b, a)
-        nnz_rows = torch.count_nonzero(big.reshape(big.shape[0], -1), dim=1) if big.dim() and big.shape[0] == eff_rows.shape[0] \
-            else eff_rows
+        nnz_rows = fm.nonzero_rows(big) if big.dim() and big.shape[0] == eff_rows.shape[0] else None
         site = self._site(path, "mul", index)
         self._record(site, big, small, eff_rows, nnz_rows, dense, 0, eff_rows.shape[0],
                      lead_shape=tuple(out.shape[:2]))
@@ -307,9 +307,9 @@ class ProfileSession(TorchFunctionMode):
         site = self._site(path, "einsum", index)
         if self._is_weight(b) or self._is_weight(a):
             act = a if self._is_weight(b) else b
-            self._record(site, act.reshape(1, -1), None, eff, torch.count_nonzero(act).reshape(1), dense, 0, 1)
+            self._record(site, act.reshape(1, -1), None, eff, fm.nonzero_rows(act.reshape(1, -1)), dense, 0, 1)
         else:
-            self._record(site, a.reshape(1, -1), b, eff, torch.count_nonzero(a).reshape(1), dense, 0, 1)
+            self._record(site, a.reshape(1, -1), b, eff, fm.nonzero_rows(a.reshape(1, -1)), dense, 0, 1)
         self._set_prov(out, f"{path}:einsum" if path else "einsum")
         return out
 
@@ -320,14 +320,14 @@ class ProfileSession(TorchFunctionMode):
         out = func(*args, **kwargs)
         kt = k.transpose(-2, -1)
         site = self._site(path, "sdpa.qk", index)
-        self._record(site, q, kt, fm.matmul_effective_rows(q, kt), torch.count_nonzero(q.reshape(q.shape[0], -1), dim=1),
+        self._record(site, q, kt, fm.matmul_effective_rows(q, kt), fm.nonzero_rows(q),
                      fm.matmul_dense(q.shape, kt.shape), 0, q.shape[0], lead_shape=_lead(q, kt))
         # the probabilities are all nonzero (softmax), so every term of P·V with v ≠ 0 is effective
         n_q = q.shape[-2]
-        eff = torch.count_nonzero(v.reshape(v.shape[0], -1), dim=1) * n_q
+        eff = fm.nonzero_rows(v) * n_q
         site = self._site(path, "sdpa.av", index)
         probs_shape = tuple(q.shape[:-1]) + (k.shape[-2],)
-        self._record(site, v, None, eff, torch.count_nonzero(v.reshape(v.shape[0], -1), dim=1),
+        self._record(site, v, None, eff, fm.nonzero_rows(v),
                      fm.matmul_dense(probs_shape, v.shape), 0, v.shape[0], b_kind_real=True, lead_shape=_lead(q, kt))
         st = self.others.setdefault((path, "softmax"), OtherStats(path, "softmax"))
         st.calls += 1
@@ -351,7 +351,7 @@ class ProfileSession(TorchFunctionMode):
         a: torch.Tensor,
         b: torch.Tensor | None,
         eff_rows: torch.Tensor,
-        nnz_rows: torch.Tensor,
+        nnz_rows: torch.Tensor | None,
         dense: int,
         bias_ops: int,
         n0: int,
@@ -379,6 +379,10 @@ class ProfileSession(TorchFunctionMode):
         site.calls += 1
         site.bias_ops += bias_ops
         flat_eff = site.effective.view(-1)
+        if nnz_rows is None:  # the activation's rows do not line up with the op's (broadcast): untimed nnz
+            nnz_rows = fm.nonzero_rows(a.reshape(1, -1))
+            if layout != "untimed":
+                layout = "untimed"
         if layout != "untimed":
             steps_eff = eff_rows.reshape(T, -1).sum(1)
             steps_nnz = nnz_rows.reshape(T, -1).sum(1)
@@ -415,8 +419,9 @@ class ProfileSession(TorchFunctionMode):
             st.out_kind_calls.index_add_(0, kind.reshape(1), _ONE_CACHE.get(s.device))
         # spikes are counted as nonzero outputs (exact int64 counts; a -1 of a ternary neuron is a spike too)
         if s.dim() >= 2 and s.shape[0] == T and s.shape[1] == B or (s.dim() >= 1 and s.shape[0] == T * B and T > 1):
-            per_step = torch.count_nonzero(s.reshape(T, -1), dim=1)
-            per_neuron = torch.count_nonzero(s.reshape((T * B, -1)), dim=0)
+            nz = fm.nonzero_indicator(s.detach())
+            per_step = nz.reshape(T, -1).sum(1, dtype=torch.float64).to(torch.int64)
+            per_neuron = nz.reshape((T * B, -1)).sum(0)  # exact: at most T·B
             st.spikes[:T] += per_step
             n = s.numel() // T
             for t in range(T):
@@ -425,14 +430,16 @@ class ProfileSession(TorchFunctionMode):
         else:
             slot = st.call_slot(self.forward_id)
             st.untimed_calls += 1
-            st.spikes[slot] += torch.count_nonzero(s)
+            nz = fm.nonzero_indicator(s.detach())
+            st.spikes[slot] += nz.sum(dtype=torch.float64).to(torch.int64)
             st.elements[slot] += s.numel()
             if s.dim() >= 1 and s.shape[0] == B:
-                per_neuron = torch.count_nonzero(s.reshape(B, -1), dim=0)
+                per_neuron = nz.reshape(B, -1).sum(0)
                 st.neuron_steps += B
             else:
-                per_neuron = torch.count_nonzero(s).reshape(1)
+                per_neuron = nz.sum(dtype=torch.float64).reshape(1)
                 st.neuron_steps += 1
+        per_neuron = per_neuron.to(torch.float64)
         if st.per_neuron is None:
             st.per_neuron = per_neuron.clone()
         elif st.per_neuron.shape == per_neuron.shape:
