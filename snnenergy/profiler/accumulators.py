@@ -47,8 +47,11 @@ class SiteStats:
         self.effective = torch.zeros((N_KINDS, N_KINDS, t1), dtype=torch.int64, device=dev)
         self.kind_calls = torch.zeros((N_KINDS, N_KINDS), dtype=torch.int64, device=dev)
         self.nnz = torch.zeros(t1, dtype=torch.int64, device=dev)
-        inf = torch.tensor(float("inf"), dtype=torch.float64, device=dev)
-        self.a_min, self.a_max, self.b_min, self.b_max = inf.clone(), -inf, inf.clone(), -inf
+        def full(v: float) -> torch.Tensor:
+            return torch.full((), v, dtype=torch.float64, device=dev)  # a fill kernel, no host-to-device copy
+
+        self.a_min, self.a_max, self.b_min, self.b_max = full(float("inf")), full(-float("inf")), full(float("inf")), \
+            full(-float("inf"))
         self.elements = [0] * t1
         self.dense = [0] * t1
 
