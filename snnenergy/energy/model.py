@@ -43,11 +43,20 @@ class EnergyReport:
 
     def __str__(self) -> str:
         t = self.totals
+        r = t["break_even_rate"]
+        if r != r:
+            verdict = "n/a (no spike-driven layer)"
+        elif r > 1:
+            verdict = f"{r:.3g} (> 1: the SNN is cheaper at any firing rate)"
+        elif r < 0:
+            verdict = f"{r:.3g} (< 0: the SNN costs more than the ANN even without a single spike)"
+        else:
+            verdict = f"{r:.3g}"
         lines = [
             f"Energy, level {self.level}, preset {self.preset.name} "
             f"(E_MAC {self.preset.e_mac} pJ, E_AC {self.preset.e_ac} pJ; {self.preset.source})",
             f"  SNN {t['snn_mJ']:.6g} mJ  |  ANN {t['ann_mJ']:.6g} mJ  |  ANN/SNN {t['ann_over_snn']:.3g}x"
-            f"  |  break-even input firing rate {t['break_even_rate']:.3g}",
+            f"  |  break-even input firing rate {verdict}",
         ]
         lines += [f"  - {a}" for a in self.assumptions]
         return "\n".join(lines)

@@ -142,7 +142,7 @@ class MS_MLP(nn.Module):
 
 
 class MS_Attention_RepConv_qkv_id(nn.Module):
-    """Spike-driven self-attention of V2: ``RepConv+BN(SN_0.5(Q·(KᵀV)·0.125))`` with ``Q,K,V = SN(RepConv+BN(SN(U)))``."""
+    """V2 spike-driven self-attention: ``RepConv+BN(SN_0.5(Q·(KᵀV)·0.125))``, ``Q,K,V = SN(RepConv+BN(SN(U)))``."""
 
     def __init__(self, dim: int, num_heads: int = 8) -> None:
         super().__init__()
@@ -306,7 +306,9 @@ def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, 
     return scale, shift
 
 
-def _fold_bn(weight: torch.Tensor, bias: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+def _fold_bn(
+    weight: torch.Tensor, bias: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(weight, bias) of ``bn(conv(x))`` for a conv with this weight and bias (output channels first)."""
     scale, shift = _bn_scale_shift(bn)
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), bias * scale + shift

@@ -300,7 +300,7 @@ _CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], int, str]] = {
     ),
     "sdt-2-256-cifar10": (
         dict(embed_dim=256, depth=2, num_classes=10, pooling_stat="0011"),
-        {"source": "no published accuracy for the CIFAR-10 2-256 config was found; config from conf/cifar10/2_256_300E_t4.yml"},
+        {"source": "no published accuracy found for this config (conf/cifar10/2_256_300E_t4.yml)"},
         2_567_082,
         "CIFAR-10 32x32, T=4, pooling_stat 0011 (64 tokens). ",
     ),
