@@ -86,7 +86,7 @@ class NeuronStats:
 
     def __post_init__(self) -> None:
         t1 = self.time_steps + 1
-        self.spikes = torch.zeros(t1, dtype=torch.int64, device=self.device)
+        self.spikes = torch.zeros(t1, dtype=torch.float64, device=self.device)
         self.out_kind_calls = torch.zeros(N_KINDS, dtype=torch.int64, device=self.device)
         self.elements = [0] * t1
 

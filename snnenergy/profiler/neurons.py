@@ -12,23 +12,29 @@ class NeuronInfo:
     type_name: str
     has_leak: bool
     known: bool = True
+    signed: bool = False  # emits -1 spikes too (ternary neurons): spikes are counted as |values|
 
 
-_REGISTERED: dict[type, bool] = {}
+_REGISTERED: dict[type, tuple[bool, bool]] = {}
 
 
-def register_neuron(cls: type, has_leak: bool = True) -> None:
-    """Declare ``cls`` a spiking-neuron class: its outputs are counted as spikes, its internals as neuron updates."""
+def register_neuron(cls: type, has_leak: bool = True, signed: bool = False) -> None:
+    """Declare ``cls`` a spiking-neuron class: its outputs are counted as spikes, its internals as neuron updates.
+
+    ``has_leak``: the membrane leaks (a multiplication per update at energy level 2); ``signed``: it emits
+    negative spikes too (counted by magnitude).
+    """
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise TypeError(f"register_neuron expects an nn.Module subclass, got {cls!r}")
-    _REGISTERED[cls] = bool(has_leak)
+    _REGISTERED[cls] = (bool(has_leak), bool(signed))
 
 
 def unregister_neuron(cls: type) -> None:
     _REGISTERED.pop(cls, None)
 
 
-_NO_LEAK_NAMES = ("IFNode", "IF", "MultiStepIFNode", "IAF")
+_NO_LEAK_NAMES = ("IFNode", "IF", "MultiStepIFNode", "IAF", "TernaryIFNode")
+_SIGNED_NAMES = ("TernaryIFNode",)
 
 
 def neuron_info(m: nn.Module) -> NeuronInfo | None:
@@ -36,14 +42,15 @@ def neuron_info(m: nn.Module) -> NeuronInfo | None:
     from ..models.ann import is_spiking_neuron
 
     cls = type(m)
-    for reg, leak in _REGISTERED.items():
+    for reg, (leak, signed) in _REGISTERED.items():
         if isinstance(m, reg):
-            return NeuronInfo(cls.__name__, leak)
+            return NeuronInfo(cls.__name__, leak, signed=signed)
     if is_spiking_neuron(m):
         leak = getattr(m, "has_leak", None)
         if leak is None:
             leak = cls.__name__ not in _NO_LEAK_NAMES
-        return NeuronInfo(cls.__name__, bool(leak))
+        signed = bool(getattr(m, "signed_spikes", cls.__name__ in _SIGNED_NAMES))
+        return NeuronInfo(cls.__name__, bool(leak), signed=signed)
     sj = sys.modules.get("spikingjelly.activation_based.neuron")
     if sj is not None:
         psn_types = tuple(getattr(sj, n) for n in ("PSN", "MaskedPSN", "SlidingPSN") if hasattr(sj, n))

@@ -414,15 +414,19 @@ class ProfileSession(TorchFunctionMode):
         st = self._neuron_stats(path, info)
         T, B = self.T, self.batch_size
         st.calls += 1
+        s = s.detach()
         if self.track_ops:
             kind, _, _ = operand_stats(s)
             st.out_kind_calls.index_add_(0, kind.reshape(1), _ONE_CACHE.get(s.device))
-        # spikes are counted as nonzero outputs (exact int64 counts; a -1 of a ternary neuron is a spike too)
+        # spikes = Σ output values (a multi-spike neuron's 2 is two spikes); |values| for signed (ternary) neurons
+        if info.signed:
+            s = s.abs()
         if s.dim() >= 2 and s.shape[0] == T and s.shape[1] == B or (s.dim() >= 1 and s.shape[0] == T * B and T > 1):
-            nz = fm.nonzero_indicator(s.detach())
-            per_step = nz.reshape(T, -1).sum(1, dtype=torch.float64).to(torch.int64)
-            per_neuron = nz.reshape((T * B, -1)).sum(0)  # exact: at most T·B
-            st.spikes[:T] += per_step
+            # one pass: sum over the batch, then the small [T, neurons] table gives both views
+            # exact in float32: each entry is at most B·(largest spike value)
+            by_step_neuron = s.reshape(T, B, -1).sum(1, dtype=_sum_dtype(s))
+            st.spikes[:T] += by_step_neuron.sum(1, dtype=torch.float64)
+            per_neuron = by_step_neuron.sum(0)
             n = s.numel() // T
             for t in range(T):
                 st.elements[t] += n
@@ -430,15 +434,14 @@ class ProfileSession(TorchFunctionMode):
         else:
             slot = st.call_slot(self.forward_id)
             st.untimed_calls += 1
-            nz = fm.nonzero_indicator(s.detach())
-            st.spikes[slot] += nz.sum(dtype=torch.float64).to(torch.int64)
-            st.elements[slot] += s.numel()
             if s.dim() >= 1 and s.shape[0] == B:
-                per_neuron = nz.reshape(B, -1).sum(0)
+                per_neuron = s.reshape(B, -1).sum(0, dtype=_sum_dtype(s))
                 st.neuron_steps += B
             else:
-                per_neuron = nz.sum(dtype=torch.float64).reshape(1)
+                per_neuron = s.sum().reshape(1)
                 st.neuron_steps += 1
+            st.spikes[slot] += per_neuron.sum(dtype=torch.float64)
+            st.elements[slot] += s.numel()
         per_neuron = per_neuron.to(torch.float64)
         if st.per_neuron is None:
             st.per_neuron = per_neuron.clone()
@@ -460,6 +463,11 @@ class _OneCache:
 
 
 _ONE_CACHE = _OneCache()
+
+
+def _sum_dtype(t: torch.Tensor) -> torch.dtype | None:
+    """Accumulate half-precision spikes in float32 (bf16/fp16 sums stop being exact past 256/2048)."""
+    return torch.float32 if t.dtype in (torch.float16, torch.bfloat16) or not t.is_floating_point() else None
 
 
 def _first_tensor(args) -> torch.Tensor | None:
