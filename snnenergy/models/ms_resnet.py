@@ -52,22 +52,41 @@ class StrictRectangular(Surrogate):
 
 
 class MSNeuron(BaseNeuron):
-    """MS-ResNet's ``mem_update``: ``H = decay·V + X``, fire at ``H > v_threshold``, hard reset to 0.
+    """MS-ResNet's ``mem_update``: ``H = decay·V + X``, fire at ``H > v_threshold`` (strict), hard reset to 0.
 
-    The official neuron keeps no state between calls, so a multi-step call starts from a zero membrane.
+    The official neuron keeps no state between calls, so every multi-step call starts from a zero membrane
+    (single-step mode carries the membrane as usual).
     """
 
-    def __init__(self, decay: float = 0.25, v_threshold: float = 0.5, width: float = 0.5) -> None:
+    def __init__(self, decay: float = 0.25, v_threshold: float = 0.5, width: float = 0.5,
+                 step_mode: str = "m") -> None:
         super().__init__(v_threshold=v_threshold, v_reset=0.0, detach_reset=True,
-                         surrogate=StrictRectangular(width), step_mode="m")
+                         surrogate=StrictRectangular(width), step_mode=step_mode)
         self.decay = float(decay)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return self.decay * v + x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
         self.reset()
-        return super().forward(x)
+        return self._run(x_seq)
+
+    def single_step(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x.unsqueeze(0))[0]
+
+    def _run(self, x_seq: torch.Tensor) -> torch.Tensor:
+        # own loop: the firing rule is strict (u > 0.5), unlike the >= of the shared fast path
+        if x_seq.dim() < 2:
+            raise ValueError(f"MSNeuron expects [T, B, ...], got shape {tuple(x_seq.shape)}")
+        v = self._initial_v(x_seq[0])
+        spikes = []
+        for x in x_seq:
+            h = self.charge(x, v)
+            s = self.surrogate(h - self.v_threshold)
+            spikes.append(s)
+            v = h * (1.0 - s.detach())
+        self.v = v
+        return torch.stack(spikes)
 
     def extra_repr(self) -> str:
         return f"decay={self.decay}, " + super().extra_repr()

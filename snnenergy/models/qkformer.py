@@ -295,7 +295,10 @@ class SpikingPatchEmbed(nn.Module):
         return x + res
 
 
-def _patch_embed_plan(variant: str, dims: Sequence[int], in_channels: int) -> list[tuple[list[ConvStep], int | None, int]]:
+PatchEmbedPlan = tuple[list[ConvStep], "int | None", int]  # (conv steps, res_from, res_stride)
+
+
+def _patch_embed_plan(variant: str, dims: Sequence[int], in_channels: int) -> list[PatchEmbedPlan]:
     """(conv steps, res_from, res_stride) of each stage's patch embedding, per released code variant."""
     e0 = dims[0]
     if variant == "imagenet":
@@ -485,7 +488,8 @@ def _register() -> None:
                 notes=" ".join([f"HST-{cfg}, {_REPO} imagenet/qkformer.py.", _MS_NOTE if ms else _SEW_NOTE,
                                 _QUIRK_NOTE]),
             ), QKFormer)
-        for cfg, (variant, dim, heads, depths, mlp, in_ch, classes, t, shape, kind, official, published) in _SMALL.items():
+        for cfg, spec in _SMALL.items():
+            variant, dim, heads, depths, mlp, in_ch, classes, t, shape, kind, official, published = spec
             n_stages = len(depths)
             config = dict(variant=variant, embed_dim=dim, num_heads=heads, stage_depths=depths,
                           attention=("qkta",) * (n_stages - 1) + ("ssa",), mlp_ratio=mlp, in_channels=in_ch,

@@ -14,7 +14,8 @@ the official ones (``layer1.0.conv1.0.weight`` for the conv inside ``SeqToANNCon
 ``neuron`` picks the spiking neuron: ``if`` (official ImageNet: IF, hard reset, detach_reset, ATan surrogate),
 ``lif``, ``plif`` (the DVS-Gesture code uses PLIF), or the PSN family ``psn`` / ``masked_psn`` /
 ``sliding_psn`` (Fang et al., NeurIPS 2023), which adds T²+T (PSN, masked PSN) or k+1 (sliding PSN)
-parameters per neuron layer.
+parameters per neuron layer (order ``psn_k``; the masked PSN is built with λ = 1, its final mask; sliding PSN
+with exp_init).
 """
 from __future__ import annotations
 

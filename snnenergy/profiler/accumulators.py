@@ -75,7 +75,8 @@ class NeuronStats:
     has_leak: bool = True
     known: bool = True  # a known neuron class (vs. detected from its outputs)
     spikes: torch.Tensor = field(init=False)
-    out_kind_calls: torch.Tensor = field(init=False)
+    out_min: torch.Tensor = field(init=False)
+    out_max: torch.Tensor = field(init=False)
     per_neuron: torch.Tensor | None = None  # spike count per neuron, summed over steps and samples
     elements: list[int] = field(init=False)
     neuron_steps: int = 0  # step-samples seen per neuron (for "saturated")
@@ -87,7 +88,10 @@ class NeuronStats:
     def __post_init__(self) -> None:
         t1 = self.time_steps + 1
         self.spikes = torch.zeros(t1, dtype=torch.float64, device=self.device)
-        self.out_kind_calls = torch.zeros(N_KINDS, dtype=torch.int64, device=self.device)
+        self.out_min = torch.full((), float("inf"), dtype=torch.float64, device=self.device)
+        self.out_max = torch.full((), -float("inf"), dtype=torch.float64, device=self.device)
+        self.dead = torch.zeros((), dtype=torch.float64, device=self.device)
+        self.saturated = torch.zeros((), dtype=torch.float64, device=self.device)
         self.elements = [0] * t1
 
     call_slot = SiteStats.call_slot

@@ -11,6 +11,7 @@ import weakref
 from collections import Counter
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
@@ -77,6 +78,9 @@ class ProfileSession(TorchFunctionMode):
             h.remove()
         self._handles.clear()
         self._prov.clear()
+        self._module_info.clear()  # the report must not keep the model alive
+        self._param_ids = set()
+        self.model = None
 
     def _pre_hook(self, module: nn.Module, args: tuple) -> None:
         path, info = self._module_info[module]
@@ -404,6 +408,31 @@ class ProfileSession(TorchFunctionMode):
             site.elements[slot] += elements
 
     # --------------------------------------------------------------- neurons
+    def finalize(self) -> None:
+        """Reduce on the device what the report needs, then move every accumulator to the host in one copy."""
+        for st in self.neurons.values():
+            if st.per_neuron is not None and st.neuron_steps:
+                st.dead = (st.per_neuron == 0).double().mean()
+                st.saturated = (st.per_neuron >= st.neuron_steps).double().mean()
+            st.per_neuron = None
+        tensors: list[tuple[object, str]] = []
+        for site in self.sites.values():
+            tensors += [(site, n) for n in ("effective", "kind_calls", "nnz", "a_min", "a_max", "b_min", "b_max")]
+        for st in self.neurons.values():
+            tensors += [(st, n) for n in ("spikes", "out_min", "out_max", "dead", "saturated")]
+        if not tensors:
+            return
+        values = [getattr(obj, name) for obj, name in tensors]
+        flat = torch.cat([v.reshape(-1).to(torch.float64) for v in values]).cpu().numpy()
+        offset = 0
+        for (obj, name), v in zip(tensors, values):
+            n = v.numel()
+            arr = flat[offset:offset + n].reshape(tuple(v.shape))
+            if v.dtype == torch.int64:
+                arr = arr.round().astype(np.int64)
+            setattr(obj, name, arr)
+            offset += n
+
     def _neuron_stats(self, path: str, info) -> NeuronStats:
         st = self.neurons.get(path)
         if st is None:
@@ -416,8 +445,9 @@ class ProfileSession(TorchFunctionMode):
         st.calls += 1
         s = s.detach()
         if self.track_ops:
-            kind, _, _ = operand_stats(s)
-            st.out_kind_calls.index_add_(0, kind.reshape(1), _ONE_CACHE.get(s.device))
+            mn, mx = s.aminmax()
+            st.out_min = torch.minimum(st.out_min, mn.double())
+            st.out_max = torch.maximum(st.out_max, mx.double())
         # spikes = Σ output values (a multi-spike neuron's 2 is two spikes); |values| for signed (ternary) neurons
         if info.signed:
             s = s.abs()

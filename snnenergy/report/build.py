@@ -14,7 +14,7 @@ LAYER_COLUMNS = [
     "dense_ops", "effective_ops", "ac", "integer_mac", "mac", "bias_ops", "calls", "per_step", "producer",
 ]
 NEURON_COLUMNS = ["layer", "type", "neurons", "firing_rate", "spikes", "dead", "saturated", "has_leak",
-                  "output_kind", "per_step", "calls"]
+                  "output_min", "output_max", "per_step", "calls"]
 
 
 def _worst(kind_calls: np.ndarray) -> int:
@@ -70,9 +70,9 @@ def site_tables(session, samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     step_rows: list[dict[str, Any]] = []
     batches = max(session.forward_id, 1)
     for site in session.sites.values():
-        eff = site.effective.cpu().numpy()
-        kinds = site.kind_calls.cpu().numpy()
-        nnz = site.nnz.cpu().numpy().astype(np.float64)
+        eff = site.effective
+        kinds = site.kind_calls
+        nnz = site.nnz.astype(np.float64)
         dense = np.array(site.dense, dtype=np.float64)
         elements = np.array(site.elements, dtype=np.float64)
         ka = _worst(kinds.sum(1))
@@ -88,8 +88,8 @@ def site_tables(session, samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "index": site.index,
             "input_kind": KIND_NAMES[ka],
             "other_operand": KIND_NAMES[kb],
-            "input_min": float(site.a_min.item()),
-            "input_max": float(site.a_max.item()),
+            "input_min": float(site.a_min),
+            "input_max": float(site.a_max),
             "input_rate": float(nnz.sum() / elements.sum()) if elements.sum() else float("nan"),
             "dense_ops": dense.sum() / s,
             "effective_ops": eff.sum() / s,
@@ -102,8 +102,8 @@ def site_tables(session, samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             "producer": ";".join(p for p, _ in producers),
         }
         if kb != WEIGHT:
-            row["other_min"] = float(site.b_min.item())
-            row["other_max"] = float(site.b_max.item())
+            row["other_min"] = float(site.b_min)
+            row["other_max"] = float(site.b_max)
             row["other_producer"] = ";".join(sorted(site.producers_b, key=lambda p: -site.producers_b[p]))
         rates, _ = _fold(np.divide(nnz, elements, out=np.full_like(nnz, np.nan), where=elements > 0), mode, T)
         for t in range(T):
@@ -131,16 +131,10 @@ def neuron_table(session, samples: int) -> pd.DataFrame:
     rows = []
     batches = max(session.forward_id, 1)
     for st in session.neurons.values():
-        spikes = st.spikes.cpu().numpy().astype(np.float64)
+        spikes = st.spikes
         elements = np.array(st.elements, dtype=np.float64)
         mode = _time_mode(st.calls, st.untimed_calls, T, batches)
-        per_neuron = st.per_neuron.cpu().numpy() if st.per_neuron is not None else np.zeros(1)
         total_el = elements.sum()
-        out_kind = _worst(st.out_kind_calls.cpu().numpy())
-        if not st.out_kind_calls.any():
-            out_kind_name = "not checked"
-        else:
-            out_kind_name = KIND_NAMES[out_kind]
         rates, _ = _fold(np.divide(spikes, elements, out=np.full_like(spikes, np.nan), where=elements > 0), mode, T)
         steps_per_call = T if mode in ("steps", "call") else 1
         row = {
@@ -149,10 +143,11 @@ def neuron_table(session, samples: int) -> pd.DataFrame:
             "neurons": total_el / samples / steps_per_call,
             "firing_rate": float(spikes.sum() / total_el) if total_el else float("nan"),
             "spikes": float(spikes.sum()) / samples,
-            "dead": float((per_neuron == 0).mean()),
-            "saturated": float((per_neuron >= st.neuron_steps).mean()) if st.neuron_steps else float("nan"),
+            "dead": float(st.dead) if st.neuron_steps else float("nan"),
+            "saturated": float(st.saturated) if st.neuron_steps else float("nan"),
             "has_leak": bool(st.has_leak),
-            "output_kind": out_kind_name,
+            "output_min": float(st.out_min) if np.isfinite(st.out_min) else float("nan"),
+            "output_max": float(st.out_max) if np.isfinite(st.out_max) else float("nan"),
             "per_step": mode in ("steps", "call"),
             "calls": st.calls / batches,
         }

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -18,11 +17,10 @@ FORMAT_VERSION = 1
 _TABLES = ("layers", "per_step", "neurons", "other_ops", "unsupported")
 
 
-@dataclass
 class Report:
     """Counts per sample for one model on one set of inputs.
 
-    Tables (pandas DataFrames):
+    Tables (pandas DataFrames, built on first access):
       * ``layers``: one row per synaptic op site (module path ``layer`` as in ``named_modules()``, ``op``,
         ``index`` of that op within the module's forward); operand kinds, value range, input firing rate,
         ``dense_ops``, ``effective_ops``, ``ac``, ``integer_mac``, ``mac``, ``bias_ops``, the ``producer`` of the
@@ -33,12 +31,35 @@ class Report:
       * ``unsupported``: ops the profiler does not know, with call counts (never silently zero).
     """
 
-    meta: dict[str, Any]
-    layers: pd.DataFrame
-    per_step: pd.DataFrame
-    neurons: pd.DataFrame
-    other_ops: pd.DataFrame
-    unsupported: pd.DataFrame = field(default_factory=pd.DataFrame)
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        layers: pd.DataFrame | None = None,
+        per_step: pd.DataFrame | None = None,
+        neurons: pd.DataFrame | None = None,
+        other_ops: pd.DataFrame | None = None,
+        unsupported: pd.DataFrame | None = None,
+        builders: dict[str, Callable[[], pd.DataFrame]] | None = None,
+    ) -> None:
+        self.meta = meta
+        given = {"layers": layers, "per_step": per_step, "neurons": neurons, "other_ops": other_ops,
+                 "unsupported": unsupported}
+        self._tables = {k: v for k, v in given.items() if v is not None}
+        self._builders = builders or {}
+
+    def _table(self, name: str) -> pd.DataFrame:
+        df = self._tables.get(name)
+        if df is None:
+            builder = self._builders.get(name)
+            df = builder() if builder is not None else pd.DataFrame()
+            self._tables[name] = df
+        return df
+
+    layers = property(lambda self: self._table("layers"), doc="Synaptic op sites (see the class docstring).")
+    per_step = property(lambda self: self._table("per_step"), doc="Counts per time step, long format.")
+    neurons = property(lambda self: self._table("neurons"), doc="Neuron layers and their firing rates.")
+    other_ops = property(lambda self: self._table("other_ops"), doc="Non-synaptic ops: calls and elements.")
+    unsupported = property(lambda self: self._table("unsupported"), doc="Ops not counted, with call counts.")
 
     # ------------------------------------------------------------------ totals
     @property
@@ -191,8 +212,10 @@ def _frame_from_dict(d: dict[str, Any]) -> pd.DataFrame:
 
 
 def build_report(session, model_name: str, weights: str | None, batches: int, rates_only: bool) -> Report:
+    """Move the session's accumulators to the host (one copy) and wrap them in a :class:`Report` whose
+    tables are built when first read."""
+    session.finalize()
     samples = session.samples
-    layers, per_step = site_tables(session, samples)
     meta = {
         "model": model_name,
         "time_steps": session.T,
@@ -205,8 +228,21 @@ def build_report(session, model_name: str, weights: str | None, batches: int, ra
         "snnenergy": _version(),
         "counting": "per sample; effective = terms with both operands nonzero; dense = nominal (fvcore) MACs",
     }
-    return Report(meta, layers, per_step, neuron_table(session, samples), other_table(session, samples),
-                  unsupported_table(session))
+    sites: dict[str, pd.DataFrame] = {}
+
+    def site_table(which: int) -> pd.DataFrame:
+        if not sites:
+            sites["layers"], sites["per_step"] = site_tables(session, samples)
+        return sites["layers" if which == 0 else "per_step"]
+
+    builders = {
+        "layers": lambda: site_table(0),
+        "per_step": lambda: site_table(1),
+        "neurons": lambda: neuron_table(session, samples),
+        "other_ops": lambda: other_table(session, samples),
+        "unsupported": lambda: unsupported_table(session),
+    }
+    return Report(meta, builders=builders)
 
 
 def _version() -> str:
