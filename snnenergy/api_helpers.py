@@ -14,6 +14,7 @@ def build_model_and_inputs(
     input_spec: str | None = None,
     batch_size: int | None = None,
     time_steps: int | None = None,
+    calibrate_bn: bool = False,
 ) -> tuple[nn.Module, list[torch.Tensor], str, str, int | None]:
     """``(model, batches, label, weights description, T)`` for the CLI's ``profile`` command."""
     from .data import resolve_input
@@ -49,5 +50,10 @@ def build_model_and_inputs(
         from .data import as_batches, load_tensor
 
         batches = list(as_batches(load_tensor(input_spec), batch_size))
+    if calibrate_bn:
+        from .models import calibrate_batchnorm
+
+        n = calibrate_batchnorm(model, batches)
+        weights += f"; BatchNorm statistics of {n} layers calibrated on these inputs"
     T = time_steps
     return model, batches, label, weights, T

@@ -44,8 +44,10 @@ def main() -> None:
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write report.json, CSV and Markdown here.")
 @click.option("--rates-only", is_flag=True, help="Record firing rates only (fastest).")
+@click.option("--calibrate-bn", is_flag=True,
+              help="Untrained models: set BatchNorm statistics from the inputs first so neurons fire (illustrative only).")
 def profile(model_name, module_spec, checkpoint, input_spec, batch_size, time_steps, preset, level, device, out_dir,
-            rates_only) -> None:
+            rates_only, calibrate_bn) -> None:
     """Profile a model on inputs and print the per-layer table and totals."""
     from .api_helpers import build_model_and_inputs
     from .profiler import profile as run_profile
@@ -59,6 +61,7 @@ def profile(model_name, module_spec, checkpoint, input_spec, batch_size, time_st
         model, batches, label, weights, T = build_model_and_inputs(
             model_name=model_name, factory=_load_factory(module_spec) if module_spec else None,
             checkpoint=checkpoint, input_spec=input_spec, batch_size=batch_size, time_steps=time_steps,
+            calibrate_bn=calibrate_bn,
         )
         report = run_profile(model, batches, time_steps=T, device=device, rates_only=rates_only,
                              model_name=label, weights=weights)

@@ -1,5 +1,6 @@
 """The model zoo: faithful implementations of the SNNs the energy figures are quoted for."""
 from .ann import is_spiking_neuron, to_ann
+from .calibrate import calibrate_batchnorm
 from .checkpoint import CheckpointMismatchError, LoadResult, load_checkpoint
 from .registry import (
     ModelCard,
@@ -15,5 +16,5 @@ from .registry import (
 __all__ = [
     "ModelCard", "create_model", "list_models", "list_aliases", "model_card", "register_model",
     "register_alias", "resolve_name", "load_checkpoint", "LoadResult", "CheckpointMismatchError",
-    "to_ann", "is_spiking_neuron",
+    "to_ann", "is_spiking_neuron", "calibrate_batchnorm",
 ]

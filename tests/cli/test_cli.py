@@ -63,3 +63,12 @@ def test_models_lists_the_zoo():
 def test_console_script_is_installed():
     res = subprocess.run([sys.executable, "-m", "snnenergy", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "profile" in res.stdout
+
+
+def test_calibrate_bn_flag_makes_an_untrained_model_fire(tmp_path):
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["profile", "--model", "snn-cnn-residual", "--calibrate-bn", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rep = Report.from_json(out / "report.json")
+    assert "calibrated" in rep.meta["weights"] and rep.meta["weights"].startswith("untrained")
+    assert rep.totals()["firing_rate"] > 0.01
