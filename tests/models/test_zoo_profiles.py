@@ -82,3 +82,18 @@ def test_sew_resnet_add_makes_integer_inputs():
     layers = _profile("sew-resnet18", 64, n=1, time_steps=2)
     after_blocks = layers[layers.producer.str.endswith(":add")]
     assert len(after_blocks) > 0 and (after_blocks.input_kind == "integer").all()
+
+
+def test_meta_spikeformer_fused_is_binary_after_the_encoder():
+    from snnenergy.models.meta_spikeformer import fuse
+
+    torch.manual_seed(0)
+    model = snnenergy.create_model("meta-spikeformer-15m-t1")
+    x = sample_images(64, n=1)
+    calibrate_batchnorm(model, x)
+    unfused = snnenergy.profile(model, x).layers
+    fused = snnenergy.profile(fuse(model), x).layers
+    assert fused[fused.input_kind != "binary"].layer.tolist() == ["downsample1_1.encode_conv"]
+    # before fusion the re-parameterisable chains (conv -> BN -> conv, SepConv) carry real values
+    chains = unfused[(unfused.input_kind == "real") & (unfused.producer != "<input>")]
+    assert len(chains) > 0 and fused.dense_ops.sum() > 0
