@@ -31,7 +31,7 @@ from torch import nn
 
 from ..neurons import ATan
 from ..neurons.base import SpikingNeuron
-from .qkformer import event_frames
+from .events import EVENT_INPUT_NOTE, event_frames
 from .registry import ModelCard, register_model
 
 __all__ = [
@@ -295,7 +295,7 @@ def _register() -> None:
         notes=(f"{_REPO} cifar10dvs/models.py VGGPSN (TEBN-paper code base; '-method PSN' in the log names is a "
                "sliding PSN of order 2). Input [B, T, 2, 48, 48] frames (CIFAR10-DVS resized to 48x48); the "
                "official model is batch-first, ours folds T-first internally (same values). Trained with TET; "
-               "the prediction is the mean of the per-step outputs. " + _KEYS_NOTE),
+               "the prediction is the mean of the per-step outputs. " + EVENT_INPUT_NOTE + " " + _KEYS_NOTE),
     ), VGGPSN)
 
 

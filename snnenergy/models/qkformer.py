@@ -28,11 +28,11 @@ import torch
 from torch import nn
 
 from ..neurons import LIF
+from .events import EVENT_INPUT_NOTE, event_frames
 from .registry import ModelCard, register_alias, register_model
 
 __all__ = [
     "QKFormer", "QKAttention", "SpikingSelfAttention", "SpikingPatchEmbed", "QKMLP", "QKBlock", "SSABlock",
-    "event_frames",
 ]
 
 _ATTENTIONS = ("qkta", "qkca", "ssa")
@@ -48,27 +48,6 @@ def _seq_apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     t, b = x.shape[:2]
     y = module(x.flatten(0, 1))
     return y.reshape(t, b, *y.shape[1:])
-
-
-def event_frames(x: torch.Tensor, time_steps: int) -> torch.Tensor:
-    """``[B, T_in, C, H, W]`` event frames -> ``[T, B, C, H, W]`` with ``T = time_steps``.
-
-    The official DVS models take whatever T the data loader produced. When ``T_in`` differs from the model's
-    ``time_steps`` (e.g. the ANN counterpart, T = 1), consecutive frames are summed into ``time_steps`` bins;
-    ``T_in`` must then be a multiple of ``time_steps``.
-    """
-    if x.dim() != 5:
-        raise ValueError(f"event input must be [B, T, C, H, W] frames, got shape {tuple(x.shape)}")
-    x = x.transpose(0, 1)
-    t_in = x.shape[0]
-    if t_in == time_steps:
-        return x
-    if time_steps < 1 or t_in % time_steps:
-        raise ValueError(
-            f"event input has {t_in} frames, which cannot be binned into time_steps={time_steps}; "
-            f"give {time_steps} frames (or a multiple of it)"
-        )
-    return x.reshape(time_steps, t_in // time_steps, *x.shape[1:]).sum(1)
 
 
 class QKMLP(nn.Module):
@@ -330,7 +309,8 @@ class QKFormer(nn.Module):
         attention: attention type per stage, ``qkta`` / ``qkca`` / ``ssa`` (released: QKTA then SSA last).
         membrane_shortcut: build the MS ("ABA -> PA") variant instead of the released SEW spike sums.
         reproduce_batch_leak: reproduce the released SSA ``proj_lif`` batch quirk (reference §4.3).
-        input_kind: ``image`` (``[B, C, H, W]``, repeated T times) or ``events`` (``[B, T, C, H, W]``).
+        input_kind: ``image`` (``[B, C, H, W]``, repeated T times) or ``events`` (``[B, T_in, C, H, W]``,
+            binned into ``time_steps`` steps by :func:`.events.event_frames`).
     """
 
     def __init__(
@@ -500,9 +480,8 @@ def _register() -> None:
                         "dvs": "cifar10-dvs/model.py, dvs128-gesture/model.py"}[variant]
             extra = ""
             if kind == "events":
-                extra = (" Input [B, T, 2, 128, 128] event frames (the official layout, permuted to T-first "
-                         "inside); T comes from the data (T=16 in the paper's best rows, T=10 also reported); "
-                         "with fewer model time steps the frames are summed into bins.")
+                extra = (f" Default T={t} (T=16 in the paper's best rows, T=10 also reported). "
+                         + EVENT_INPUT_NOTE)
             pub = {} if ms else dict(published)
             if ms and dataset == "cifar100":
                 pub = {"top1": 81.18, "source": "paper Table 7 (ABA->PA), CIFAR-100, T=4"}

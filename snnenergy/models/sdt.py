@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..neurons import LIF
+from .events import EVENT_INPUT_NOTE, event_frames
 from .registry import ModelCard, register_alias, register_model
 
 __all__ = ["SpikeDrivenTransformer", "MS_SPS", "MS_SSA_Conv", "MS_MLP_Conv", "MS_Block_Conv", "sdt"]
@@ -176,8 +177,9 @@ class MS_Block_Conv(nn.Module):
 class SpikeDrivenTransformer(nn.Module):
     """Spike-driven Transformer v1.
 
-    Static images ``[B, C, H, W]`` are repeated ``time_steps`` times; event input ``[B, T, C, H, W]`` is
-    transposed to ``[T, B, ...]`` (its T comes from the data, as in the official code). Returns logits
+    Static images ``[B, C, H, W]`` are repeated ``time_steps`` times; event input ``[B, T_in, C, H, W]`` is
+    binned into ``time_steps`` steps by :func:`.events.event_frames` (``T_in == time_steps``: the official
+    transpose; the official code takes T from the data, so that is the only case it defines). Returns logits
     ``[B, num_classes]`` averaged over T (the official TET training path returns per-step logits for the
     loss; its evaluation averages them, which is what this forward returns).
     """
@@ -213,7 +215,7 @@ class SpikeDrivenTransformer(nn.Module):
         if x.dim() == 4:
             x = x.unsqueeze(0).repeat(self.time_steps, 1, 1, 1, 1)
         elif x.dim() == 5:
-            x = x.transpose(0, 1).contiguous()
+            x = event_frames(x, self.time_steps).contiguous()
         else:
             raise ValueError(
                 f"SpikeDrivenTransformer expects [B, C, H, W] images or [B, T, C, H, W] events, got {tuple(x.shape)}"
@@ -370,7 +372,8 @@ def _card(name: str, cfg: dict[str, Any], published: dict[str, Any], official: i
         + extra
         + f"Unused official tensors: block.*.attn.talking_heads.weight ({unused} params, a Conv1d the forward "
         "never calls); attn_lif, rpe_lif and DropPath (drop_path 0.2 in the configs, never applied) have no "
-        "parameters and are not built. Event input is [B, T, 2, H, W] (official layout)."
+        "parameters and are not built."
+        + (" " + EVENT_INPUT_NOTE if kind == "events" else "")
     )
     return ModelCard(
         name=name, family="sdt", paper=_PAPER, dataset=dataset, input_shape=shape,

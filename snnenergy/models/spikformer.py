@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..neurons import LIF
+from .events import EVENT_INPUT_NOTE, event_frames
 from .registry import ModelCard, register_alias, register_model
 
 __all__ = [
@@ -61,24 +62,6 @@ def repeat_static(x: torch.Tensor, time_steps: int) -> torch.Tensor:
     if x.dim() != 4:
         raise ValueError(f"expected a static image batch [B, C, H, W], got shape {tuple(x.shape)}")
     return x.unsqueeze(0).repeat(time_steps, 1, 1, 1, 1)
-
-
-def events_time_major(x: torch.Tensor, time_steps: int) -> torch.Tensor:
-    """Event frames ``[B, T, C, H, W]`` (official layout) -> ``[T, B, C, H, W]``.
-
-    The frame count must equal ``time_steps``; with ``time_steps == 1`` (the ANN counterpart) all frames are
-    summed into one, so the ANN sees the whole event stream once.
-    """
-    if x.dim() != 5:
-        raise ValueError(f"expected event frames [B, T, C, H, W], got shape {tuple(x.shape)}")
-    if x.shape[1] != time_steps:
-        if time_steps != 1:
-            raise ValueError(
-                f"the input has {x.shape[1]} frames but the model runs time_steps={time_steps}; "
-                f"pass [B, {time_steps}, C, H, W] or create the model with time_steps={x.shape[1]}"
-            )
-        x = x.sum(1, keepdim=True)
-    return x.permute(1, 0, 2, 3, 4)
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -118,7 +101,7 @@ class TokenClassifier(nn.Module):
     """``patch_embed`` -> ``block[i]`` -> mean over tokens -> mean over T -> ``head`` (shared by the family).
 
     Static images ``[B, C, H, W]`` are repeated ``time_steps`` times; event frames arrive as
-    ``[B, T, C, H, W]`` (see :func:`events_time_major`). ``token_layout`` is the layout of the block stream:
+    ``[B, T_in, C, H, W]`` and are binned into ``time_steps`` steps (:func:`.events.event_frames`). ``token_layout`` is the layout of the block stream:
     ``tbchw`` ``[T, B, C, H, W]``, ``tbnc`` ``[T, B, N, C]`` or ``tbcn`` ``[T, B, C, N]``.
     """
 
@@ -155,7 +138,7 @@ class TokenClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.event_input:
-            x = events_time_major(x, self.time_steps)
+            x = event_frames(x, self.time_steps)
         else:
             x = repeat_static(x, self.time_steps)
         return self.head(self.forward_features(x).mean(0))
@@ -597,8 +580,7 @@ def _register_spikformer() -> None:
             ), cml_spikformer_cifar)
 
     dvs_common = (
-        "Event input [B, T, 2, 128, 128] (official layout, permuted to [T, B, ...]); with time_steps=1 (the ANN "
-        "counterpart) the frames are summed into one. SPS pools all four stages (128->8, 64 tokens); Q/K/V are "
+        EVENT_INPUT_NOTE + " SPS pools all four stages (128->8, 64 tokens); Q/K/V are "
         "bias-free Conv1d, MLP is Conv1d; attention ((Q K^T) V) * 0.25 (fixed in the code; the paper says a "
         "learnable scale). Default T=16 (train.py default; T=10 also published). "
     )

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from .events import EVENT_INPUT_NOTE
 from .registry import ModelCard, register_alias, register_model
 from .spikformer import (
     ATTN_ORDERS, LN_UNUSED, TokenClassifier, dataset_shape, family_lif, maxpool3x3s2, spiking_attention, split_heads,
@@ -406,8 +407,7 @@ def _register(prefix: str, cml: bool) -> None:
             published={"params_M": 2.57, "top1": t16, "top1_T10": t10, "top1_T16": t16, "source": src},
             unused_keys=list(LN_UNUSED), official_params=_DVS_PARAMS[dataset],
             notes=(
-                f"Event input [B, T, 2, 128, 128] (official layout); with time_steps=1 (the ANN counterpart) the "
-                f"frames are summed into one. tau={tau:g} for every LIF; 16 heads; attention ((Q K^T) V) * 0.125; "
+                EVENT_INPUT_NOTE + f" tau={tau:g} for every LIF; 16 heads; attention ((Q K^T) V) * 0.125; "
                 "tokenizer as ImageNet at 128->8 (64 tokens). Default T=16 (T=10 also published). " + tok_note
                 + unused_note(2, 256) + f" Code: {code} "
                 + ("cifar10-dvs/model.py." if dataset == "cifar10dvs" else "dvs128-gesture/model.py.")

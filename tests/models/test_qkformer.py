@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from snnenergy.models import create_model, list_models, load_checkpoint, model_card
-from snnenergy.models.qkformer import QKFormer, event_frames
+from snnenergy.models.qkformer import QKFormer
 from snnenergy.neurons import reset_net
 from snnenergy.neurons.base import SpikingNeuron
 
@@ -243,14 +243,3 @@ def test_qk_channel_attention_masks_channels() -> None:
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 32))
     assert shapes["c"] == (2, 1, 8, 96 // 8, 1)  # one value per channel of each head, summed over tokens
-
-
-def test_event_frames_binning() -> None:
-    x = torch.arange(2 * 4 * 1 * 1 * 1, dtype=torch.float32).reshape(2, 4, 1, 1, 1)
-    assert torch.equal(event_frames(x, 4), x.transpose(0, 1))
-    binned = event_frames(x, 2)
-    assert torch.equal(binned[:, 0].flatten(), torch.tensor([0.0 + 1.0, 2.0 + 3.0]))
-    with pytest.raises(ValueError, match="cannot be binned"):
-        event_frames(x, 3)
-    with pytest.raises(ValueError, match=r"\[B, T, C, H, W\]"):
-        event_frames(x[0], 4)
