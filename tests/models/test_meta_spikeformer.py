@@ -1,9 +1,6 @@
 """Meta-SpikeFormer (Spike-driven Transformer V2): counts, official keys, shapes, structure and fusion."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -19,53 +16,12 @@ from snnenergy.models.meta_spikeformer import (
 )
 from snnenergy.neurons import BaseNeuron, reset_net
 
-REF_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "state_dicts"
+from zoo_testing import is_binary, key_list_path, lif_ref, n_params, random_state_dict, randomize_bn
 
 # official counts (models-sdt-qkformer-psn.md §3.2 / §11); no unused tensors
 OFFICIAL = {"15m": 15_112_208, "31m": 31_333_864, "55m": 55_350_248}
 OFFICIAL_KD = {"31m": 31_814_864, "55m": 55_991_248}
 DIMS = {"15m": (64, 128, 256, 360), "31m": (96, 192, 384, 480), "55m": (128, 256, 512, 640)}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # float64 depthwise convs and small ops are far faster without OpenMP contention on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def randomize_bn(model: nn.Module, seed: int = 0) -> None:
-    """Non-trivial eval-mode BN statistics (every neuron layer then fires at roughly 5-85 %)."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            c, dt = m.num_features, m.running_mean.dtype
-            m.running_mean.copy_(torch.randn(c, generator=g, dtype=dt) * 0.05)
-            m.running_var.copy_(torch.rand(c, generator=g, dtype=dt) * 0.05 + 0.01)
-            m.weight.data.copy_(torch.rand(c, generator=g, dtype=dt) + 0.5)
-            m.bias.data.copy_(torch.randn(c, generator=g, dtype=dt) * 0.5)
-
-
-def lif_ref(x: torch.Tensor, v_th: float = 1.0) -> torch.Tensor:
-    """Independent multi-step LIF: tau 2, input decayed, hard reset to 0, fire at >= threshold."""
-    v = torch.zeros_like(x[0])
-    out = []
-    for xt in x:
-        h = v + (xt - v) / 2.0
-        s = (h >= v_th).to(x.dtype)
-        v = h * (1.0 - s)
-        out.append(s)
-    return torch.stack(out)
-
-
-def is_binary(t: torch.Tensor) -> bool:
-    return bool(((t == 0) | (t == 1)).all())
 
 
 def expected_fused_params(dims, num_classes: int = 1000, mlp: int = 4) -> int:
@@ -108,20 +64,12 @@ def test_alias_kd_head_and_fused_counts():
     assert counts["fused"] == expected_fused_params(DIMS["15m"])
 
 
-def _random_state(path: Path) -> dict[str, torch.Tensor]:
-    entries = json.loads(path.read_text())["state_dict"]
-    g = torch.Generator().manual_seed(0)
-    return {k: (torch.rand(s, generator=g) + 0.1 if s else torch.tensor(3)) for k, s in entries}
-
-
 @pytest.mark.parametrize("size", ["31m", "55m"])
 def test_official_keys_load(size):
-    files = [REF_DIR / f"meta-spikeformer-{size}-imagenet-t{t}.json" for t in (1, 4)]
-    if not all(f.exists() for f in files):
-        pytest.skip("reference key lists not available")
+    files = [key_list_path(f"meta-spikeformer-{size}-imagenet-t{t}.json") for t in (1, 4)]
     for name, path in zip((f"meta-spikeformer-{size}-t1", f"meta-spikeformer-{size}"), files):
         model = create_model(name)
-        state = _random_state(path)
+        state = random_state_dict(path, num_batches_tracked=3)
         result = load_checkpoint(model, state)
         assert result.skipped_unused == []
         assert set(result.loaded) == set(state) == set(model.state_dict())

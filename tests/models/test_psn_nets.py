@@ -10,6 +10,8 @@ from snnenergy.models.psn_nets import convert_psn_repo_state_dict
 from snnenergy.neurons import PSN, MaskedPSN, SlidingPSN
 from snnenergy.neurons.base import SpikingNeuron
 
+from zoo_testing import n_params
+
 # Derived from the official layer lists (reference §5.2: CIFAR-10 net ≈70.11M, PSN layers 7 x 20 = 140).
 DERIVED_PARAMS = {
     "psn-cifar10": 70_113_174,
@@ -35,7 +37,7 @@ def test_registered_names() -> None:
 def test_parameter_counts(name: str) -> None:
     with torch.device("meta"):
         model = create_model(name)
-    assert sum(p.numel() for p in model.parameters()) == DERIVED_PARAMS[name] == model_card(name).official_params
+    assert n_params(model) == DERIVED_PARAMS[name] == model_card(name).official_params
 
 
 def test_psn_layers_of_the_cifar10_net() -> None:
@@ -108,7 +110,7 @@ def test_sew_resnet_psn_family_neurons(neuron: str, per_layer: int) -> None:
     model = create_model("sew-resnet18", neuron=neuron).eval()
     neurons = [m for m in model.modules() if isinstance(m, SpikingNeuron)]
     assert len(neurons) == 1 + 16 + 3  # stem, two per block, three spiking downsamples
-    assert sum(p.numel() for p in model.parameters()) == base + 20 * per_layer
+    assert n_params(model) == base + 20 * per_layer
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
     ann = create_model("sew-resnet18", neuron=neuron, ann=True).eval()

@@ -1,9 +1,6 @@
 """QKFormer: parameter counts, official key lists, shapes, dtypes, ANN counterpart and residual structure."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -12,6 +9,8 @@ from snnenergy.models import create_model, list_models, load_checkpoint, model_c
 from snnenergy.models.qkformer import QKFormer
 from snnenergy.neurons import reset_net
 from snnenergy.neurons.base import SpikingNeuron
+
+from zoo_testing import STATE_DICT_DIR, is_binary, is_integral, n_params, random_state_dict, record_inputs
 
 # Official totals (reference/models-sdt-qkformer-psn.md §4.2 and §11, measured on the official code).
 REFERENCE_PARAMS = {
@@ -23,21 +22,6 @@ REFERENCE_PARAMS = {
     "2-256-cifar10dvs": 1_504_138,
     "2-256-dvs128": 1_999_371,
 }
-
-_REPO = Path(__file__).resolve().parents[2]
-_STATE_DICT_DIRS = [_REPO / "reference" / "state_dicts", _REPO.parent / "shared" / "reference" / "state_dicts"]
-STATE_DICT_DIR = next((d for d in _STATE_DICT_DIRS if d.is_dir()), None)
-
-
-def _random_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Random tensors with the official keys and shapes."""
-    entries = json.loads(path.read_text())["state_dict"]
-    gen = torch.Generator().manual_seed(0)
-    return {
-        k: torch.tensor(0) if k.endswith("num_batches_tracked") else torch.randn(shape, generator=gen)
-        for k, shape in entries
-    }
-
 
 def _excite(model: nn.Module) -> nn.Module:
     """Train-mode BN with a positive bias so that random-weight neurons fire often (deterministic)."""
@@ -61,31 +45,13 @@ def _calibrated(model: nn.Module, x: torch.Tensor) -> nn.Module:
     return model.eval()
 
 
-def _record_inputs(model: nn.Module, predicate) -> tuple[dict[str, torch.Tensor], list]:
-    seen: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, m in model.named_modules():
-        if predicate(name, m):
-            handles.append(m.register_forward_pre_hook(
-                lambda mod, args, name=name: seen.__setitem__(name, args[0].detach().clone())))
-    return seen, handles
-
-
-def _is_integral(x: torch.Tensor) -> bool:
-    return bool(torch.equal(x, x.round()))
-
-
-def _is_binary(x: torch.Tensor) -> bool:
-    return bool(((x == 0) | (x == 1)).all())
-
-
 @pytest.mark.parametrize("ms", [False, True], ids=["released", "ms"])
 @pytest.mark.parametrize("cfg", sorted(REFERENCE_PARAMS))
 def test_parameter_counts_match_official(cfg: str, ms: bool) -> None:
     name = f"qkformer-ms-{cfg}" if ms else f"qkformer-{cfg}"
     with torch.device("meta"):
         model = create_model(name)
-    assert sum(p.numel() for p in model.parameters()) == REFERENCE_PARAMS[cfg]
+    assert n_params(model) == REFERENCE_PARAMS[cfg]
     assert model_card(name).official_params == REFERENCE_PARAMS[cfg]
 
 
@@ -108,7 +74,7 @@ def test_registry_names_and_alias() -> None:
 ])
 def test_official_key_list_loads(name: str, json_name: str, ms: bool) -> None:
     model = create_model(f"qkformer-ms-{name}" if ms else f"qkformer-{name}")
-    state = _random_state_dict(STATE_DICT_DIR / f"{json_name}.json")
+    state = random_state_dict(STATE_DICT_DIR / f"{json_name}.json")
     result = load_checkpoint(model, state)
     assert set(result.loaded) == set(state) and result.skipped_unused == []
     key = next(k for k in state if k.endswith("proj_conv.weight"))
@@ -168,37 +134,37 @@ def test_released_residual_is_a_spike_sum() -> None:
     """Integer (non-binary) spike sums reach the next block's Q/K/V and MLP convs and the SPEDS convs."""
     torch.manual_seed(0)
     model = _excite(create_model("qkformer-4-384-cifar10", time_steps=2))
-    seen, handles = _record_inputs(model, lambda n, m: _weight_convs(n, m) or n.endswith(
+    seen, handles = record_inputs(model, lambda n, m: _weight_convs(n, m) or n.endswith(
         ("patch_embed2.proj3_conv", "patch_embed2.proj_res_conv", "patch_embed3.proj3_conv")))
-    block_in, h2 = _record_inputs(model, lambda n, m: n in ("stage2.0", "stage3.1"))
+    block_in, h2 = record_inputs(model, lambda n, m: n in ("stage2.0", "stage3.1"))
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 32))
     for h in handles + h2:
         h.remove()
     assert len(seen) == 4 * 3 + 2 + 3  # q, k, mlp1 of 4 blocks, v of the 2 SSA blocks; 3 SPEDS convs
     for name, x in seen.items():
-        assert _is_integral(x) and x.min() >= 0, name
+        assert is_integral(x) and x.min() >= 0, name
         assert x.max() >= 2, f"{name} should see a spike sum, max {x.max().item()}"
     for name, x in block_in.items():
-        assert _is_integral(x) and x.max() >= 2, name
+        assert is_integral(x) and x.max() >= 2, name
 
 
 def test_ms_variant_residual_is_a_membrane_shortcut() -> None:
     """MS variant: the stream between blocks is real-valued; every Q/K/V/MLP/SPEDS conv sees binary spikes."""
     torch.manual_seed(0)
     model = _excite(create_model("qkformer-ms-4-384-cifar10", time_steps=2))
-    seen, handles = _record_inputs(model, lambda n, m: _weight_convs(n, m) or n.endswith(
+    seen, handles = record_inputs(model, lambda n, m: _weight_convs(n, m) or n.endswith(
         ("patch_embed2.proj3_conv", "patch_embed2.proj_res_conv", "patch_embed3.proj3_conv")) or n == "head")
-    block_in, h2 = _record_inputs(model, lambda n, m: n in ("stage2.0", "stage3.1", "patch_embed3"))
+    block_in, h2 = record_inputs(model, lambda n, m: n in ("stage2.0", "stage3.1", "patch_embed3"))
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 32))
     for h in handles + h2:
         h.remove()
     assert len(seen) == 4 * 3 + 2 + 3 + 1
     for name, x in seen.items():
-        assert _is_binary(x), f"{name} should see binary spikes"
+        assert is_binary(x), f"{name} should see binary spikes"
     for name, x in block_in.items():
-        assert not _is_integral(x), f"{name} input should be membrane-level (real)"
+        assert not is_integral(x), f"{name} input should be membrane-level (real)"
 
 
 def test_released_and_ms_share_parameters_but_differ_in_neurons() -> None:
@@ -236,7 +202,7 @@ def test_qk_channel_attention_masks_channels() -> None:
     model = QKFormer("cifar", 384, 8, (1, 1, 2), ("qkca", "qkca", "ssa"), num_classes=10, time_steps=2)
     with torch.device("meta"):
         reference = QKFormer("cifar", 384, 8, (1, 1, 2), None, num_classes=10, time_steps=2)
-    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    assert n_params(model) == n_params(reference)
     shapes = {}
     model.stage1[0].tssa.attn_lif.register_forward_pre_hook(lambda m, a: shapes.__setitem__("c", a[0].shape))
     model.eval()

@@ -1,9 +1,6 @@
 """SEW-ResNet and MS-ResNet: parameter counts, official key lists, shapes, dtypes, ANN counterpart, structure."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -12,6 +9,8 @@ from snnenergy.models import create_model, load_checkpoint, model_card
 from snnenergy.models.ms_resnet import MSNeuron, TDBatchNorm
 from snnenergy.models.sew_resnet import SEWBasicBlock, SEWResNet, make_neuron, sew_connect
 from snnenergy.neurons.base import SpikingNeuron
+
+from zoo_testing import STATE_DICT_DIR, is_binary, is_integral, n_params, random_state_dict, record_inputs
 
 # Official totals (reference/models-sdt-qkformer-psn.md §6, §7, §11, measured on the official code).
 REFERENCE_PARAMS = {
@@ -25,43 +24,11 @@ REFERENCE_PARAMS = {
     "ms-resnet104": 77_350_504,
 }
 
-_REPO = Path(__file__).resolve().parents[2]
-_STATE_DICT_DIRS = [_REPO / "reference" / "state_dicts", _REPO.parent / "shared" / "reference" / "state_dicts"]
-STATE_DICT_DIR = next((d for d in _STATE_DICT_DIRS if d.is_dir()), None)
-
-
-def _random_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    entries = json.loads(path.read_text())["state_dict"]
-    gen = torch.Generator().manual_seed(0)
-    return {
-        k: torch.tensor(0) if k.endswith("num_batches_tracked") else torch.randn(shape, generator=gen)
-        for k, shape in entries
-    }
-
-
-def _record_inputs(model: nn.Module, predicate) -> tuple[dict[str, torch.Tensor], list]:
-    seen: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, m in model.named_modules():
-        if predicate(name, m):
-            handles.append(m.register_forward_pre_hook(
-                lambda mod, args, name=name: seen.__setitem__(name, args[0].detach().clone())))
-    return seen, handles
-
-
-def _is_integral(x: torch.Tensor) -> bool:
-    return bool(torch.equal(x, x.round()))
-
-
-def _is_binary(x: torch.Tensor) -> bool:
-    return bool(((x == 0) | (x == 1)).all())
-
-
 @pytest.mark.parametrize("name", sorted(REFERENCE_PARAMS))
 def test_parameter_counts_match_official(name: str) -> None:
     with torch.device("meta"):
         model = create_model(name)
-    assert sum(p.numel() for p in model.parameters()) == REFERENCE_PARAMS[name]
+    assert n_params(model) == REFERENCE_PARAMS[name]
     assert model_card(name).official_params == REFERENCE_PARAMS[name]
 
 
@@ -69,7 +36,7 @@ def test_parameter_counts_match_official(name: str) -> None:
 @pytest.mark.parametrize("name", ["sew-resnet18", "sew-resnet34", "ms-resnet18", "ms-resnet34"])
 def test_official_key_list_loads(name: str) -> None:
     model = create_model(name)
-    state = _random_state_dict(STATE_DICT_DIR / f"{name}-imagenet.json")
+    state = random_state_dict(STATE_DICT_DIR / f"{name}-imagenet.json")
     result = load_checkpoint(model, state)
     assert set(result.loaded) == set(state) and result.skipped_unused == []
     key = "layer2.0.downsample.0.0.weight" if name.startswith("sew") else "conv2_x.0.shortcut.0.weight"
@@ -145,7 +112,7 @@ def _excited_sew(connect_f: str) -> SEWResNet:
 @pytest.mark.parametrize("connect_f", ["ADD", "AND", "IAND"])
 def test_sew_block_outputs_integer_only_with_add(connect_f: str) -> None:
     model = _excited_sew(connect_f)
-    seen, handles = _record_inputs(
+    seen, handles = record_inputs(
         model, lambda n, m: isinstance(m, nn.Conv2d) and n != "conv1" and n.endswith(("conv1.0", "downsample.0.0")))
     with torch.no_grad():
         model(torch.randn(1, 3, 64, 64))
@@ -153,11 +120,11 @@ def test_sew_block_outputs_integer_only_with_add(connect_f: str) -> None:
         h.remove()
     later = {n: x for n, x in seen.items() if not n.startswith("layer1.0.")}
     assert len(later) == 7 + 3  # conv1 of blocks 2..8, three downsample convs
-    assert all(_is_integral(x) and x.min() >= 0 for x in later.values())
+    assert all(is_integral(x) and x.min() >= 0 for x in later.values())
     if connect_f == "ADD":
         assert all(x.max() >= 2 for x in later.values()), {n: x.max().item() for n, x in later.items()}
     else:
-        assert all(_is_binary(x) for x in later.values())
+        assert all(is_binary(x) for x in later.values())
 
 
 def test_sew_stem_runs_once_and_downsample_is_spiking() -> None:
@@ -208,7 +175,7 @@ def test_ms_downsample_shortcut_sees_membrane_values() -> None:
     for m in model.modules():
         if isinstance(m, TDBatchNorm):  # undo the zero init of the last BN so the stream is not trivial
             nn.init.ones_(m.bn.weight)
-    seen, handles = _record_inputs(model, lambda n, m: isinstance(m, nn.Conv2d) and n != "conv1.0")
+    seen, handles = record_inputs(model, lambda n, m: isinstance(m, nn.Conv2d) and n != "conv1.0")
     with torch.no_grad():
         model(torch.randn(1, 3, 64, 64))
     for h in handles:
@@ -217,8 +184,8 @@ def test_ms_downsample_shortcut_sees_membrane_values() -> None:
     branch = {n: x for n, x in seen.items() if ".residual_function." in n}
     assert sorted(shortcuts) == [f"conv{i}_x.0.shortcut.0" for i in range(2, 6)]
     assert len(branch) == 16
-    assert all(not _is_integral(x) for x in shortcuts.values())
-    assert all(_is_binary(x) for x in branch.values())
+    assert all(not is_integral(x) for x in shortcuts.values())
+    assert all(is_binary(x) for x in branch.values())
 
 
 def test_ms_resnet104_structure() -> None:

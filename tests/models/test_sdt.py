@@ -1,9 +1,6 @@
 """Spike-driven Transformer v1: parameter counts, official keys, shapes and structure."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,7 +10,8 @@ from snnenergy.models import CheckpointMismatchError, create_model, load_checkpo
 from snnenergy.models.sdt import MS_MLP_Conv, MS_SPS, MS_SSA_Conv
 from snnenergy.neurons import BaseNeuron, reset_net
 
-REF_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "state_dicts"
+import zoo_testing
+from zoo_testing import is_binary, key_list_path, lif_ref, n_params, random_state_dict
 
 # official parameter counts (models-sdt-qkformer-psn.md §11; the two DVS counts are derived there from the
 # measured 2-256 count: 2-channel first conv, and 11 classes for DVS128 Gesture)
@@ -33,45 +31,10 @@ DEPTH = {"sdt-8-384": 8, "sdt-6-512": 6, "sdt-8-512": 8, "sdt-10-512": 10, "sdt-
 SMALL = ["sdt-2-256-cifar10", "sdt-2-512-cifar10", "sdt-2-512-cifar100", "sdt-2-256-cifar10dvs", "sdt-2-256-dvs128"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small ops on a shared 2-core machine are much faster without OpenMP contention
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def randomize_bn(model: nn.Module, seed: int = 0) -> None:
-    """Non-trivial eval-mode BN statistics so that every neuron layer fires at a moderate rate."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            c, dt = m.num_features, m.running_mean.dtype
-            m.running_mean.copy_(torch.randn(c, generator=g, dtype=dt) * 0.05)
-            m.running_var.copy_(torch.rand(c, generator=g, dtype=dt) * 0.002 + 0.0005)
-            m.weight.data.copy_(torch.rand(c, generator=g, dtype=dt) + 0.5)
-            m.bias.data.copy_(torch.randn(c, generator=g, dtype=dt) * 0.5)
-
-
-def lif_ref(x: torch.Tensor, v_th: float = 1.0) -> torch.Tensor:
-    """Independent multi-step LIF: tau 2, input decayed, hard reset to 0, fire at >= threshold."""
-    v = torch.zeros_like(x[0])
-    out = []
-    for xt in x:
-        h = v + (xt - v) / 2.0
-        s = (h >= v_th).to(x.dtype)
-        v = h * (1.0 - s)
-        out.append(s)
-    return torch.stack(out)
-
-
-def is_binary(t: torch.Tensor) -> bool:
-    return bool(((t == 0) | (t == 1)).all())
+    """:func:`zoo_testing.randomize_bn` with small running variances, so that every neuron layer fires at a
+    moderate rate."""
+    zoo_testing.randomize_bn(model, seed, var_scale=0.002, var_offset=0.0005)
 
 
 # ------------------------------------------------------------------------------------------- counts and keys
@@ -96,12 +59,6 @@ def test_alias_and_ann():
     assert out.shape == (1, 10) and torch.isfinite(out).all()
 
 
-def _random_state(path: Path) -> dict[str, torch.Tensor]:
-    entries = json.loads(path.read_text())["state_dict"]
-    g = torch.Generator().manual_seed(0)
-    return {k: (torch.rand(s, generator=g) + 0.1 if s else torch.tensor(7)) for k, s in entries}
-
-
 @pytest.mark.parametrize(
     "name, file",
     [
@@ -111,10 +68,7 @@ def _random_state(path: Path) -> dict[str, torch.Tensor]:
     ],
 )
 def test_official_keys_load(name, file):
-    path = REF_DIR / file
-    if not path.exists():
-        pytest.skip(f"reference key list {path} not available")
-    state = _random_state(path)
+    state = random_state_dict(key_list_path(file), num_batches_tracked=7)
     model = create_model(name)
     result = load_checkpoint(model, state)
     depth = model_card(name).config["depth"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +14,7 @@ from snnenergy.models import (
 )
 from snnenergy.neurons import LIF, reset_net
 
-_REPO = Path(__file__).resolve().parents[2]
-_STATE_DICT_DIRS = [_REPO / "reference" / "state_dicts", _REPO.parent / "shared" / "reference" / "state_dicts"]
-STATE_DICT_DIR = next((d for d in _STATE_DICT_DIRS if d.is_dir()), None)
+from zoo_testing import STATE_DICT_DIR, is_binary, n_params, random_state_dict
 
 # Official model.parameters() totals and the unused (never-called) parameters, from
 # reference/models-spikformer-family.md §6 (measured with the official code; DVS128 Spikformer has no code:
@@ -69,19 +66,6 @@ STATE_DICT_UNUSED = {
     "cml-spikingformer-8-768-imagenet": (32, 24_576), "cml-spikingformer-4-384-cifar10": (16, 6_144),
 }
 _UNUSED_KEY = re.compile(r"block\.\d+\.norm[12]\.(weight|bias)|pos_embed|norm\.(weight|bias)")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # many small ops on a shared 2-core machine run faster without OpenMP contention
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def sample_input(name: str, dtype: torch.dtype = torch.float32, time_steps: int | None = None) -> torch.Tensor:
@@ -170,10 +154,6 @@ def attention_ops(model: nn.Module, attn: nn.Module, x: torch.Tensor) -> list[tu
 
 def lifs(model: nn.Module) -> dict[str, LIF]:
     return {n: m for n, m in model.named_modules() if isinstance(m, LIF)}
-
-
-def is_binary(t: torch.Tensor) -> bool:
-    return bool(((t == 0) | (t == 1)).all())
 
 
 # ---------------------------------------------------------------------------------------------- registry
@@ -289,19 +269,6 @@ def _json_to_name(stem: str) -> str:
     return stem[: -len("-imagenet")] if stem.endswith("-imagenet") else stem
 
 
-def _random_state(entries: list[list]) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(1)
-    state = {}
-    for key, shape in entries:
-        if key.endswith("num_batches_tracked"):
-            state[key] = torch.tensor(7)
-        elif key.endswith("running_var"):
-            state[key] = torch.rand(shape, generator=g) + 0.5
-        else:
-            state[key] = torch.randn(shape, generator=g)
-    return state
-
-
 @pytest.mark.skipif(STATE_DICT_DIR is None, reason="reference/state_dicts not available")
 def test_every_family_state_dict_list_is_covered():
     found = {p.stem for p in STATE_DICT_DIR.glob("*.json") if re.match(r"(cml-)?spik(former|ingformer)-", p.stem)}
@@ -311,10 +278,11 @@ def test_every_family_state_dict_list_is_covered():
 @pytest.mark.skipif(STATE_DICT_DIR is None, reason="reference/state_dicts not available")
 @pytest.mark.parametrize("stem", sorted(STATE_DICT_UNUSED))
 def test_official_state_dict_loads(stem):
-    data = json.loads((STATE_DICT_DIR / f"{stem}.json").read_text())
+    path = STATE_DICT_DIR / f"{stem}.json"
+    data = json.loads(path.read_text())
     name = _json_to_name(stem)
     model = create_model(name)
-    state = _random_state(data["state_dict"])
+    state = random_state_dict(path, seed=1, num_batches_tracked=7)
     result = load_checkpoint(model, state)
 
     n_unused, unused_params = STATE_DICT_UNUSED[stem]
@@ -329,9 +297,8 @@ def test_official_state_dict_loads(stem):
 
 @pytest.mark.skipif(STATE_DICT_DIR is None, reason="reference/state_dicts not available")
 def test_wrong_keys_and_shapes_give_clear_errors():
-    data = json.loads((STATE_DICT_DIR / "spikingformer-4-384-cifar10.json").read_text())
     model = create_model("spikingformer-4-384-cifar10")
-    state = _random_state(data["state_dict"])
+    state = random_state_dict(STATE_DICT_DIR / "spikingformer-4-384-cifar10.json", seed=1, num_batches_tracked=7)
 
     renamed = dict(state)
     renamed["block.0.attn.q_convx.weight"] = renamed.pop("block.0.attn.q_conv.weight")
@@ -345,7 +312,7 @@ def test_wrong_keys_and_shapes_give_clear_errors():
         load_checkpoint(model, reshaped)
 
     # Spikformer-CIFAR keys (Linear projections, proj_conv1 names) do not fit Spikingformer-CIFAR
-    spikformer = _random_state(json.loads((STATE_DICT_DIR / "spikformer-4-384-cifar10.json").read_text())["state_dict"])
+    spikformer = random_state_dict(STATE_DICT_DIR / "spikformer-4-384-cifar10.json", seed=1, num_batches_tracked=7)
     with pytest.raises(CheckpointMismatchError, match="q_linear"):
         load_checkpoint(model, spikformer)
 

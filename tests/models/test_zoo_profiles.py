@@ -1,7 +1,6 @@
 """The profiler on the zoo reproduces the known findings (DESIGN §4): where non-binary values reach synaptic
 ops, and which op produced them. Untrained weights with BatchNorm calibrated on real photographs, so that the
 neurons fire and spike sums actually occur."""
-import pytest
 import torch
 
 import snnenergy
