@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Callable, Iterable
 
 from torch import nn
 
@@ -19,16 +20,21 @@ def reset_net(model: nn.Module) -> int:
 
     Other modules are left alone (a generic ``reset()`` is not assumed to be about neuron state).
     """
-    count = 0
-    for m in model.modules():
+    resetters = neuron_resetters(model.modules())
+    for reset in resetters:
+        reset()
+    return len(resetters)
+
+
+def neuron_resetters(modules: Iterable[nn.Module]) -> list[Callable[[], None]]:
+    """The reset calls :func:`reset_net` makes for these modules, in order (to reset the same model often)."""
+    out: list[Callable[[], None]] = []
+    for m in modules:
         if isinstance(m, SpikingNeuron) or _is_spikingjelly_memory(m):
-            m.reset()
+            out.append(m.reset)
         elif _is_snntorch_neuron(m):
-            m.reset_mem()
-        else:
-            continue
-        count += 1
-    return count
+            out.append(m.reset_mem)
+    return out
 
 
 def _is_spikingjelly_memory(m: nn.Module) -> bool:

@@ -1,14 +1,29 @@
-"""Streaming accumulators: sums only, on the model's device, mergeable across batches and processes.
+"""Host-side accumulators: sums only, mergeable across batches.
+
+The per-call numbers are computed on the model's device and queued there (see ``ProfileSession``); they
+reach these accumulators in one host copy when the session is finalised (or, on very long runs, every few
+tens of thousands of calls, to bound device memory).
 
 Time slots: ``0 .. T-1`` are time steps, slot ``T`` collects calls that cannot be given a time step.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .kinds import N_KINDS
+
+
+def _lower(cur: float, v: float) -> float:
+    """``min`` that propagates NaN, as ``torch.minimum`` does."""
+    return v if (v < cur or v != v) and cur == cur else cur
+
+
+def _upper(cur: float, v: float) -> float:
+    return v if (v > cur or v != v) and cur == cur else cur
 
 
 @dataclass
@@ -19,18 +34,17 @@ class SiteStats:
     op: str
     index: int
     time_steps: int
-    device: torch.device
     # effective ops by (kind of operand A, kind of operand B, time slot); B = WEIGHT for weight layers
-    effective: torch.Tensor = field(init=False)
+    effective: np.ndarray = field(init=False)
     # calls by (kind A, kind B): decides the reported kind even when a call had no effective op
-    kind_calls: torch.Tensor = field(init=False)
-    nnz: torch.Tensor = field(init=False)  # nonzeros of operand A per slot
-    a_min: torch.Tensor = field(init=False)
-    a_max: torch.Tensor = field(init=False)
-    b_min: torch.Tensor = field(init=False)
-    b_max: torch.Tensor = field(init=False)
-    elements: list[int] = field(init=False)  # elements of operand A per slot (host)
-    dense: list[int] = field(init=False)  # nominal MACs per slot (host)
+    kind_calls: np.ndarray = field(init=False)
+    nnz: np.ndarray = field(init=False)  # nonzeros of operand A per slot
+    a_min: float = math.inf
+    a_max: float = -math.inf
+    b_min: float = math.inf
+    b_max: float = -math.inf
+    elements: list[int] = field(init=False)  # elements of operand A per slot
+    dense: list[int] = field(init=False)  # nominal MACs per slot
     bias_ops: int = 0
     calls: int = 0
     untimed_calls: int = 0
@@ -43,15 +57,9 @@ class SiteStats:
 
     def __post_init__(self) -> None:
         t1 = self.time_steps + 1
-        dev = self.device
-        self.effective = torch.zeros((N_KINDS, N_KINDS, t1), dtype=torch.int64, device=dev)
-        self.kind_calls = torch.zeros((N_KINDS, N_KINDS), dtype=torch.int64, device=dev)
-        self.nnz = torch.zeros(t1, dtype=torch.int64, device=dev)
-        def full(v: float) -> torch.Tensor:
-            return torch.full((), v, dtype=torch.float64, device=dev)  # a fill kernel, no host-to-device copy
-
-        self.a_min, self.a_max, self.b_min, self.b_max = full(float("inf")), full(-float("inf")), full(float("inf")), \
-            full(-float("inf"))
+        self.effective = np.zeros((N_KINDS, N_KINDS, t1), dtype=np.int64)
+        self.kind_calls = np.zeros((N_KINDS, N_KINDS), dtype=np.int64)
+        self.nnz = np.zeros(t1, dtype=np.int64)
         self.elements = [0] * t1
         self.dense = [0] * t1
 
@@ -63,6 +71,11 @@ class SiteStats:
         self._calls_in_forward += 1
         return k if k < self.time_steps else self.time_steps
 
+    def add_operand_range(self, a: tuple[float, float], b: tuple[float, float] | None) -> None:
+        self.a_min, self.a_max = _lower(self.a_min, a[0]), _upper(self.a_max, a[1])
+        if b is not None:
+            self.b_min, self.b_max = _lower(self.b_min, b[0]), _upper(self.b_max, b[1])
+
 
 @dataclass
 class NeuronStats:
@@ -71,13 +84,18 @@ class NeuronStats:
     layer: str
     type: str
     time_steps: int
-    device: torch.device
     has_leak: bool = True
     known: bool = True  # a known neuron class (vs. detected from its outputs)
-    spikes: torch.Tensor = field(init=False)
-    out_min: torch.Tensor = field(init=False)
-    out_max: torch.Tensor = field(init=False)
-    per_neuron: torch.Tensor | None = None  # spike count per neuron, summed over steps and samples
+    spikes: np.ndarray = field(init=False)
+    out_min: float = math.inf
+    out_max: float = -math.inf
+    dead: float = math.nan  # fractions of neurons that never / always spiked (ProfileSession.neuron_fractions)
+    saturated: float = math.nan
+    # device accumulators of spikes per neuron, summed over samples and batches: key -1 holds ``[T, N]``
+    # (calls with a time-step dim), key k ``[N]`` (the k-th call of a forward, for single-step models)
+    acc: dict[int, torch.Tensor] = field(default_factory=dict)
+    varying: bool = False  # the layer's size changed between calls: no per-neuron counts (dead/saturated NaN)
+    per_neuron: torch.Tensor | None = None  # after finalize: spikes per neuron ([N] or [T, N]), for dead/saturated
     elements: list[int] = field(init=False)
     neuron_steps: int = 0  # step-samples seen per neuron (for "saturated")
     calls: int = 0
@@ -87,14 +105,13 @@ class NeuronStats:
 
     def __post_init__(self) -> None:
         t1 = self.time_steps + 1
-        self.spikes = torch.zeros(t1, dtype=torch.float64, device=self.device)
-        self.out_min = torch.full((), float("inf"), dtype=torch.float64, device=self.device)
-        self.out_max = torch.full((), -float("inf"), dtype=torch.float64, device=self.device)
-        self.dead = torch.zeros((), dtype=torch.float64, device=self.device)
-        self.saturated = torch.zeros((), dtype=torch.float64, device=self.device)
+        self.spikes = np.zeros(t1, dtype=np.float64)
         self.elements = [0] * t1
 
     call_slot = SiteStats.call_slot
+
+    def add_output_range(self, lo: float, hi: float) -> None:
+        self.out_min, self.out_max = _lower(self.out_min, lo), _upper(self.out_max, hi)
 
 
 @dataclass
@@ -105,3 +122,7 @@ class OtherStats:
     op: str
     calls: int = 0
     elements: int = 0
+    label: str = ""  # provenance label of its outputs ("layer:op")
+
+    def __post_init__(self) -> None:
+        self.label = f"{self.layer}:{self.op}" if self.layer else self.op

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from ..neurons.reset import reset_net
+from ..neurons.reset import neuron_resetters
 from .session import ProfileSession
 
 
@@ -20,11 +20,13 @@ def _model_time_steps(model: nn.Module) -> int | None:
     return None
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
+def _model_device(modules: list[tuple[str, nn.Module]]) -> torch.device:
+    """The device of the model's first parameter (else buffer), as ``model.parameters()`` would give it."""
+    for store in ("_parameters", "_buffers"):
+        for _, m in modules:
+            for t in getattr(m, store).values():
+                if t is not None:
+                    return t.device
     return torch.device("cpu")
 
 
@@ -50,21 +52,29 @@ def _iter_batches(inputs: Any, batch_size: int | None) -> Iterable[torch.Tensor]
 def _check_batch(x: torch.Tensor) -> None:
     if x.dim() == 0:
         raise ValueError("input batch is a scalar; expected a batch tensor such as [B, C, H, W]")
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        bad = "NaN" if bool(torch.isnan(x).any()) else "Inf"
-        raise ValueError(f"input batch of shape {tuple(x.shape)} contains {bad} values; inputs must be finite")
+    if x.is_floating_point() and x.numel():
+        lo, hi = x.aminmax()  # both NaN when any value is NaN
+        lo, hi = lo.item(), hi.item()
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = "NaN" if math.isnan(lo) or math.isnan(hi) else "Inf"
+            raise ValueError(f"input batch of shape {tuple(x.shape)} contains {bad} values; inputs must be finite")
 
 
 @contextlib.contextmanager
-def _preserved_state(model: nn.Module):
-    """Restore the training flag (of every module) and reset neurons afterwards, also after an exception."""
-    flags = {m: m.training for m in model.modules()}
+def _preserved_state(model: nn.Module, modules: list[tuple[str, nn.Module]], resetters: list):
+    """Put ``model`` in eval mode; restore every module's training flag and reset the neurons afterwards, also
+    after an exception."""
+    flags = [(m, m.training) for _, m in modules]
     try:
+        if any(f for _, f in flags):
+            model.eval()
         yield
     finally:
-        for m, f in flags.items():
-            m.training = f
-        reset_net(model)
+        for m, f in flags:
+            if m.training != f:
+                m.training = f
+        for reset in resetters:
+            reset()
 
 
 def profile(
@@ -92,8 +102,9 @@ def profile(
         model_name, weights: labels stored in the report (weights: e.g. ``"untrained"`` or a checkpoint path).
 
     Each batch is one forward pass in eval mode under ``torch.no_grad()``, with the neurons reset before it.
-    Counts are per sample. The model is left as it was found: hooks removed, training flags restored,
-    neurons reset, on its original device.
+    Counts are per sample. The model is left as it was found: the forward wrappers the profiler installs
+    removed, training flags restored, neurons reset, on its original device. Everything is computed and
+    copied to the host by the time this returns; the report's pandas tables are built on first access.
     """
     from ..report.report import build_report
 
@@ -108,26 +119,31 @@ def profile(
             f"time_steps={time_steps} does not match the model's own T={declared}; "
             f"create the model with time_steps={time_steps} instead (e.g. create_model(name, time_steps={time_steps}))"
         )
-    orig_device = _model_device(model)
+    modules = list(model.named_modules())  # one traversal serves the state, the wrappers and the resets
+    orig_device = _model_device(modules)
     dev = torch.device(device) if device is not None else orig_device
-    session = ProfileSession(model, T, dev, track_ops=not rates_only)
+    session = ProfileSession(model, T, dev, track_ops=not rates_only, modules=modules)
+    resetters = neuron_resetters(m for _, m in modules)
     n_batches = 0
     moved = dev != orig_device
     try:
-        with _preserved_state(model):
-            if moved:
-                model.to(dev)
-            model.eval()
-            session.attach()
+        if moved:
+            model.to(dev)
+        with _preserved_state(model, modules, resetters):
             try:
+                session.attach()
+                # the mode only around the forward: loading and checking a batch is not the model's work
                 mode = session if not rates_only else contextlib.nullcontext()
-                with torch.no_grad(), mode:
+                with torch.no_grad():
                     for x in _iter_batches(inputs, batch_size):
                         _check_batch(x)
                         x = x.to(dev)
                         session.batch_size = int(x.shape[batch_dim])
-                        reset_net(model)
-                        model(x)
+                        for reset in resetters:
+                            reset()
+                        session.begin_forward((x,))
+                        with mode:
+                            model(x)
                         session.samples += session.batch_size
                         n_batches += 1
             finally:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .build import neuron_table, other_table, site_tables, unsupported_table
+from .build import layer_table, neuron_table, other_table, site_summaries, step_table, unsupported_table
 
 FORMAT = "snnenergy-report"
 FORMAT_VERSION = 1
@@ -212,8 +212,9 @@ def _frame_from_dict(d: dict[str, Any]) -> pd.DataFrame:
 
 
 def build_report(session, model_name: str, weights: str | None, batches: int, rates_only: bool) -> Report:
-    """Move the session's accumulators to the host (one copy) and wrap them in a :class:`Report` whose
-    tables are built when first read."""
+    """Move the session's counts to the host (one copy) and wrap them in a :class:`Report` whose tables are
+    built when first read (the neuron table then also counts, per layer, the neurons that never / always
+    spiked, from the per-neuron spike counts the session keeps on the device)."""
     session.finalize()
     samples = session.samples
     meta = {
@@ -228,16 +229,16 @@ def build_report(session, model_name: str, weights: str | None, batches: int, ra
         "snnenergy": _version(),
         "counting": "per sample; effective = terms with both operands nonzero; dense = nominal (fvcore) MACs",
     }
-    sites: dict[str, pd.DataFrame] = {}
+    summaries: list = []
 
-    def site_table(which: int) -> pd.DataFrame:
-        if not sites:
-            sites["layers"], sites["per_step"] = site_tables(session, samples)
-        return sites["layers" if which == 0 else "per_step"]
+    def sites() -> list:
+        if not summaries:
+            summaries.append(site_summaries(session, samples))
+        return summaries[0]
 
     builders = {
-        "layers": lambda: site_table(0),
-        "per_step": lambda: site_table(1),
+        "layers": lambda: layer_table(session, samples, sites()),
+        "per_step": lambda: step_table(session, samples, sites()),
         "neurons": lambda: neuron_table(session, samples),
         "other_ops": lambda: other_table(session, samples),
         "unsupported": lambda: unsupported_table(session),

@@ -1,0 +1,221 @@
+"""The profiler's shortcuts stay exact: cached operand summaries, forward wrappers, batched device queue."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from snnenergy import create_model, profile
+from snnenergy.neurons import LIF
+from snnenergy.profiler import session as session_mod
+
+
+class Fn(nn.Module):
+    def __init__(self, fn, **modules):
+        super().__init__()
+        self.fn = fn
+        for k, v in modules.items():
+            setattr(self, k, v)
+
+    def forward(self, x):
+        return self.fn(self, x)
+
+
+def _lin(d_in, d_out=2):
+    lin = nn.Linear(d_in, d_out, bias=False)
+    nn.init.constant_(lin.weight, 1.0)
+    return lin
+
+
+def _ac(report, layer):
+    return report.layers.set_index("layer").loc[layer, "ac"]
+
+
+def test_in_place_change_between_two_consumers_is_seen():
+    # fc1 and fc2 read the same tensor; it is zeroed in place in between (a cached summary must not be reused)
+    def fn(self, x):
+        y = self.fc1(x)
+        x.mul_(0)
+        return y + self.fc2(x)
+
+    x = torch.tensor([[1.0, 0.0, 1.0, 1.0]])
+    r = profile(Fn(fn, fc1=_lin(4), fc2=_lin(4)), x.clone(), time_steps=1)
+    assert _ac(r, "fc1") == 3 * 2 and _ac(r, "fc2") == 0
+
+
+def test_change_through_a_view_and_through_data_is_seen():
+    def via_view(self, x):
+        y = self.fc1(x)
+        x.view(-1)[0] = 0.0
+        return y + self.fc2(x)
+
+    def via_data(self, x):  # ``.data`` aliases bump no version counter
+        y = self.fc1(x)
+        x.data.zero_()
+        return y + self.fc2(x)
+
+    x = torch.tensor([[1.0, 0.0, 1.0, 1.0]])
+    r = profile(Fn(via_view, fc1=_lin(4), fc2=_lin(4)), x.clone(), time_steps=1)
+    assert _ac(r, "fc1") == 6 and _ac(r, "fc2") == 4
+    r = profile(Fn(via_data, fc1=_lin(4), fc2=_lin(4)), x.clone(), time_steps=1)
+    assert _ac(r, "fc1") == 6 and _ac(r, "fc2") == 0
+
+
+def test_copies_of_a_permuted_tensor_share_summaries_only_while_it_is_unchanged():
+    # q/k/v style: three reshapes (copies) of one non-contiguous tensor; the source changes before the third
+    def fn(self, x):
+        t = x.transpose(0, 1)  # non-contiguous: reshape copies
+        a = self.fa(t.reshape(-1, 2))
+        b = self.fb(t.reshape(-1, 2))
+        x.mul_(2)  # integer values now: the third copy is an integer operand
+        c = self.fc(t.reshape(-1, 2))
+        return a.sum() + b.sum() + c.sum()
+
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    r = profile(Fn(fn, fa=_lin(2), fb=_lin(2), fc=_lin(2)), x.clone(), time_steps=1)
+    layers = r.layers.set_index("layer")  # counts are per sample: 3 samples
+    assert layers.loc["fa", "ac"] * 3 == layers.loc["fb", "ac"] * 3 == 4 * 2
+    assert layers.loc["fa", "input_kind"] == layers.loc["fb", "input_kind"] == "binary"
+    assert layers.loc["fc", "input_kind"] == "integer" and layers.loc["fc", "integer_mac"] * 3 == 4 * 2
+
+
+def test_in_place_synaptic_op_counts_its_operands_before_the_op():
+    # x ∘ y written into x: the operands are real (0.5), the result would look integer
+    def fn(self, x):
+        y = torch.where(x != 0, 2.0, 0.0)
+        return x.mul_(y)
+
+    r = profile(Fn(fn), torch.tensor([[0.5, 0.0, 1.5]]), time_steps=1)
+    row = r.layers.iloc[0]
+    assert row.op == "mul" and row.input_kind == "real" and row.mac == 2
+
+
+def test_permuted_operands_count_like_contiguous_ones():
+    torch.manual_seed(0)
+    a = (torch.rand(2, 3, 4, 5) < 0.4).float()
+    b = (torch.rand(2, 3, 4, 5) < 0.4).float()
+
+    def permuted(self, x):
+        return x.permute(0, 2, 1, 3) @ b.clone().permute(0, 2, 3, 1)
+
+    def contiguous(self, x):
+        return x.permute(0, 2, 1, 3).contiguous() @ b.clone().permute(0, 2, 3, 1).contiguous()
+
+    r1 = profile(Fn(permuted), a.clone(), time_steps=1)
+    r2 = profile(Fn(contiguous), a.clone(), time_steps=1)
+    expected = int(((a.permute(0, 2, 1, 3) != 0).float() @ (b.permute(0, 2, 3, 1) != 0).float()).sum())
+    assert r1.layers.ac.tolist() == r2.layers.ac.tolist() == [expected / 2]
+
+
+class Recursive(nn.Module):
+    """A module whose forward calls itself per time step: one frame per ``__call__``, as forward hooks see it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = _lin(3)
+
+    def forward(self, x):
+        if x.dim() == 3:
+            return torch.stack([self.forward(xt) for xt in x])
+        return x * 1.0 + 0.0
+
+
+def test_wrappers_are_removed_and_instance_forwards_restored():
+    model = create_model("snn-attention-block")
+    own = model.head.forward  # an instance-level forward set by the user must come back unchanged
+    model.head.forward = own
+    profile(model, torch.randn(1, 3, 32, 32))
+    assert model.head.__dict__["forward"] is own
+    assert all("forward" not in m.__dict__ for n, m in model.named_modules() if n != "head")
+
+    class Boom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lif = LIF()
+
+        def forward(self, x):
+            self.lif(x)
+            raise RuntimeError("boom")
+
+    boom = Boom()
+    with pytest.raises(RuntimeError, match="boom"):
+        profile(boom, torch.randn(2, 1, 3), time_steps=2, batch_dim=1)
+    assert all("forward" not in m.__dict__ for m in boom.modules())
+    assert torch._C._len_torch_function_stack() == 0
+
+
+def test_a_module_calling_its_own_forward_gets_one_frame():
+    r = profile(Recursive(), torch.ones(3, 2, 4), time_steps=1)
+    assert set(r.other_ops.layer) == {""}  # the root ran every op, in one frame
+    assert r.other_ops.set_index("op").loc["mul", "calls"] == 3
+
+
+def test_periodic_host_copies_give_the_same_report(monkeypatch):
+    torch.manual_seed(0)
+    model = create_model("snn-cnn-residual")
+    x = torch.randn(4, 3, 32, 32)
+    whole = profile(model, x, batch_size=2)
+    monkeypatch.setattr(session_mod, "_FOLD_EVERY", 3)
+    folded = profile(model, x, batch_size=2)
+    for table in ("layers", "per_step", "neurons"):
+        a, b = getattr(whole, table), getattr(folded, table)
+        assert a.columns.tolist() == b.columns.tolist()
+        assert a.fillna(-1).values.tolist() == b.fillna(-1).values.tolist(), table
+
+
+def test_a_layer_that_changes_size_keeps_exact_spike_totals():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.time_steps = 2
+            self.lif = LIF(v_threshold=0.5)
+
+        def forward(self, x):
+            return self.lif(x.unsqueeze(0).repeat(2, 1, 1))
+
+    torch.manual_seed(0)
+    a, b = torch.rand(3, 4) * 2, torch.rand(3, 6) * 2
+    r = profile(Net(), [a, b])
+    row = r.neurons.iloc[0]
+    outs = []
+    for x in (a, b):
+        lif = LIF(v_threshold=0.5)
+        with torch.no_grad():
+            outs.append(lif(x.unsqueeze(0).repeat(2, 1, 1)))
+    spikes = sum(float(o.sum()) for o in outs)
+    assert row.spikes == spikes / 6 and row.firing_rate == spikes / sum(o.numel() for o in outs)
+    assert math.isnan(row.dead) and math.isnan(row.saturated)  # no per-neuron counts across sizes
+
+
+def test_batch_of_one_and_profiler_work_not_reported():
+    torch.manual_seed(0)
+    model = create_model("snn-attention-block")
+    x = torch.randn(1, 3, 32, 32)
+    r = profile(model, x)
+    assert r.unsupported.empty
+    assert not set(r.other_ops.op) & {"aminmax", "frac", "ne", "eq", "ge", "stack", "cat"}
+    outs = {}
+    hook = model.attn.q.lif.register_forward_hook(lambda m, i, o: outs.setdefault("q", o.clone()))
+    with torch.no_grad():
+        model.eval()(x)
+    hook.remove()
+    row = r.neurons.set_index("layer").loc["attn.q.lif"]
+    assert row.firing_rate == float(outs["q"].double().mean())
+    per_neuron = outs["q"].sum((0, 1))
+    assert row.dead == float((per_neuron == 0).double().mean())
+
+
+def test_instance_level_neuron_flags_are_read_per_instance():
+    a, b = LIF(), LIF()
+    b.has_leak = False  # an instance override next to a cached class answer
+    model = nn.Sequential(a, b)
+    r = profile(model, torch.rand(2, 1, 3) * 3, time_steps=2, batch_dim=1)
+    assert r.neurons.set_index("layer").has_leak.to_dict() == {"0": True, "1": False}
+
+
+def test_invalid_operands_raise_the_models_own_error():
+    # the handlers read operands before the op runs; a shape error must still be PyTorch's own
+    m = Fn(lambda self, x: x @ torch.ones(3, 2))
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        profile(m, torch.ones(2, 4), time_steps=1)
+    assert torch._C._len_torch_function_stack() == 0
