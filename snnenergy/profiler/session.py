@@ -288,27 +288,20 @@ class ProfileSession(TorchFunctionMode):
     # float64 are queued, float32 only where the values are exact in it (every count below 2^24).
     def _scalar(self, t: torch.Tensor) -> int:
         """Queue a 0-d device tensor; returns its reference."""
-        if t.dtype is torch.float32:
-            group = 0
-        else:
-            group = 1
-            if t.dtype is not torch.float64:
-                t = t.double()
-        q = self._queue[group]
-        q.append(t)
-        return (len(q) - 1) << 2 | group
+        return self._enqueue(t, vector=False)
 
     def _vector(self, t: torch.Tensor) -> int:
         """Queue a 1-d device tensor; returns its reference."""
-        if t.dtype is torch.float32:
-            group = 2
-        else:
-            group = 3
-            if t.dtype is not torch.float64:
-                t = t.double()
+        return self._enqueue(t, vector=True)
+
+    def _enqueue(self, t: torch.Tensor, vector: bool) -> int:
+        group = (2 if vector else 0) + (0 if t.dtype is torch.float32 else 1)
+        if group & 1 and t.dtype is not torch.float64:
+            t = t.double()
         q = self._queue[group]
         q.append(t)
-        self._sizes[group - 2].append(t.shape[0])
+        if vector:
+            self._sizes[group - 2].append(t.shape[0])
         return (len(q) - 1) << 2 | group
 
     def _counts(self, t: torch.Tensor, n: int) -> int:

@@ -81,13 +81,9 @@ def sample_input(name: str, dtype: torch.dtype = torch.float32, time_steps: int 
 _LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm, nn.MaxPool2d, LIF)
 
 
-def leaf_call_order(model: nn.Module, root: nn.Module, x: torch.Tensor) -> list[str]:
-    """Names (relative to ``root``) of the layers under ``root`` (neurons included), in call order."""
-    order: list[str] = []
-    handles = [
-        m.register_forward_hook(lambda mod, inp, out, n=n: order.append(n))
-        for n, m in root.named_modules() if isinstance(m, _LAYERS)
-    ]
+def _run_with_forward_hooks(model: nn.Module, x: torch.Tensor, modules: dict[str, nn.Module], record) -> None:
+    """One no-grad forward with ``record(name, inputs)`` called after each listed module runs."""
+    handles = [m.register_forward_hook(lambda mod, inp, out, n=n: record(n, inp)) for n, m in modules.items()]
     try:
         with torch.no_grad():
             reset_net(model)
@@ -95,27 +91,25 @@ def leaf_call_order(model: nn.Module, root: nn.Module, x: torch.Tensor) -> list[
     finally:
         for h in handles:
             h.remove()
+
+
+def leaf_call_order(model: nn.Module, root: nn.Module, x: torch.Tensor) -> list[str]:
+    """Names (relative to ``root``) of the layers under ``root`` (neurons included), in call order."""
+    order: list[str] = []
+    layers = {n: m for n, m in root.named_modules() if isinstance(m, _LAYERS)}
+    _run_with_forward_hooks(model, x, layers, lambda n, inp: order.append(n))
     return order
 
 
 def module_inputs(model: nn.Module, x: torch.Tensor, kinds: tuple[type, ...]) -> dict[str, torch.Tensor]:
     """The first positional input of every module of the given types during one forward."""
     seen: dict[str, torch.Tensor] = {}
+    chosen = {n: m for n, m in model.named_modules() if isinstance(m, kinds)}
 
     def keep(name: str, inp: tuple) -> None:  # a forward hook must return None or it replaces the output
         seen.setdefault(name, inp[0].detach())
 
-    handles = [
-        m.register_forward_hook(lambda mod, inp, out, n=n: keep(n, inp))
-        for n, m in model.named_modules() if isinstance(m, kinds)
-    ]
-    try:
-        with torch.no_grad():
-            reset_net(model)
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    _run_with_forward_hooks(model, x, chosen, keep)
     return seen
 
 

@@ -5,20 +5,13 @@ import pytest
 import torch
 from torch import nn
 
+from profiler_testing import Fn
+
 from snnenergy import create_model, profile
 from snnenergy.neurons import LIF
 from snnenergy.profiler import session as session_mod
 
 
-class Fn(nn.Module):
-    def __init__(self, fn, **modules):
-        super().__init__()
-        self.fn = fn
-        for k, v in modules.items():
-            setattr(self, k, v)
-
-    def forward(self, x):
-        return self.fn(self, x)
 
 
 def _lin(d_in, d_out=2):

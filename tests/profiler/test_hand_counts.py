@@ -3,20 +3,11 @@ import pytest
 import torch
 from torch import nn
 
+from profiler_testing import Fn
+
 from snnenergy import profile
 
 
-class Fn(nn.Module):
-    """Wraps a function of the input so that it runs inside a module called ``f``."""
-
-    def __init__(self, fn, **modules):
-        super().__init__()
-        self.fn = fn
-        for k, v in modules.items():
-            setattr(self, k, v)
-
-    def forward(self, x):
-        return self.fn(self, x)
 
 
 def _row(report, op=None, layer=None, index=0):
