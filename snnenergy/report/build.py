@@ -5,9 +5,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ..profiler.kinds import INTEGER, KIND_NAMES, N_KINDS, REAL, SPIKE_KINDS, WEIGHT
+from ..profiler.kinds import INTEGER, KIND_NAMES, N_KINDS, SPIKE_KINDS, WEIGHT
 
 LAYER_COLUMNS = [
     "layer", "op", "index", "input_kind", "other_operand", "input_min", "input_max", "input_rate",

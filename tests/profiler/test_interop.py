@@ -10,7 +10,7 @@ from snnenergy import profile
 
 @pytest.mark.interop
 def test_spikingjelly_multistep_cnn_counts_and_rates():
-    sj = pytest.importorskip("spikingjelly.activation_based")
+    pytest.importorskip("spikingjelly.activation_based")
     from spikingjelly.activation_based import functional, layer, neuron
 
     torch.manual_seed(0)
