@@ -49,6 +49,20 @@ def _iter_batches(inputs: Any, batch_size: int | None) -> Iterable[torch.Tensor]
         yield item
 
 
+def _explain_input_mismatch(error: Exception, model: nn.Module, x: torch.Tensor, batch_dim: int) -> None:
+    """When a zoo model fails on an input unlike its card's, say what the card expects (the error itself is kept)."""
+    card = getattr(model, "model_card", None)
+    expected = tuple(getattr(card, "input_shape", ()) or ())
+    got = tuple(x.shape[:batch_dim]) + tuple(x.shape[batch_dim + 1:])
+    if expected and got != expected and hasattr(error, "add_note"):
+        error.add_note(
+            f"snnenergy: {card.name} expects one sample of shape {expected} (batched as [B, {', '.join(map(str, expected))}]),"
+            f" got {got} per sample in a batch of shape {tuple(x.shape)}"
+        )
+    elif not x.is_floating_point() and hasattr(error, "add_note"):
+        error.add_note(f"snnenergy: the input has dtype {x.dtype}; models expect floating-point inputs, e.g. x.float()")
+
+
 def _check_batch(x: torch.Tensor) -> None:
     if x.dim() == 0:
         raise ValueError("input batch is a scalar; expected a batch tensor such as [B, C, H, W]")
@@ -143,7 +157,11 @@ def profile(
                             reset()
                         session.begin_forward((x,))
                         with mode:
-                            model(x)
+                            try:
+                                model(x)
+                            except Exception as e:
+                                _explain_input_mismatch(e, model, x, batch_dim)
+                                raise
                         session.samples += session.batch_size
                         n_batches += 1
             finally:

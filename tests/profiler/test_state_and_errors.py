@@ -1,4 +1,5 @@
 """Profiling leaves the model as it found it, also after an exception; bad input gets clear errors."""
+import sys
 
 import pytest
 import torch
@@ -112,3 +113,12 @@ def test_rates_only_records_neurons_and_no_ops():
     rates = profile(model, x, rates_only=True)
     assert rates.layers.empty
     assert rates.neurons.firing_rate.tolist() == full.neurons.firing_rate.tolist()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes need Python 3.11")
+def test_wrong_input_shape_for_a_zoo_model_says_what_the_card_expects():
+    model = create_model("snn-cnn-residual")
+    with pytest.raises(RuntimeError) as info:
+        profile(model, torch.randn(2, 1, 32, 32))  # one channel instead of three
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "expects one sample of shape (3, 32, 32)" in notes and "(1, 32, 32)" in notes
