@@ -2,25 +2,30 @@
 from __future__ import annotations
 
 import copy
+import sys
 
 from torch import nn
 
 from ..neurons.base import SpikingNeuron
 
 
+_PEER_NEURON_CLASSES = (
+    ("spikingjelly.activation_based.neuron", ("BaseNode", "PSN", "MaskedPSN", "SlidingPSN")),
+    ("snntorch._neurons.neurons", ("SpikingNeuron",)),
+)
+
+
 def is_spiking_neuron(m: nn.Module) -> bool:
-    """Our neurons (LIF family and PSN family), SpikingJelly's (``BaseNode``) and snnTorch's (``SpikingNeuron``)."""
+    """Our neurons (LIF and PSN families), SpikingJelly's (``BaseNode`` and the PSN family) and snnTorch's
+    (``SpikingNeuron``). Peer packages are only consulted when already imported."""
     if isinstance(m, SpikingNeuron):
         return True
-    for mod, cls in (
-        ("spikingjelly.activation_based.neuron", "BaseNode"),
-        ("snntorch._neurons.neurons", "SpikingNeuron"),
-    ):
-        import sys
-
+    for mod, names in _PEER_NEURON_CLASSES:
         module = sys.modules.get(mod)
-        if module is not None and isinstance(m, getattr(module, cls)):
-            return True
+        if module is not None:
+            classes = tuple(getattr(module, n) for n in names if hasattr(module, n))
+            if classes and isinstance(m, classes):
+                return True
     return False
 
 

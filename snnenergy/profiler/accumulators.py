@@ -85,7 +85,6 @@ class NeuronStats:
     type: str
     time_steps: int
     has_leak: bool = True
-    known: bool = True  # a known neuron class (vs. detected from its outputs)
     spikes: np.ndarray = field(init=False)
     out_min: float = math.inf
     out_max: float = -math.inf

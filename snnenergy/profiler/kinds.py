@@ -22,10 +22,6 @@ N_KINDS = 5
 SPIKE_KINDS = (BINARY, TERNARY)
 
 
-def kind_name(code: int) -> str:
-    return KIND_NAMES[code]
-
-
 def kind_code(mn: float, mx: float, frac_min: float, frac_max: float) -> int:
     """Kind code of an operand from its value range and the range of its fractional parts."""
     if not (frac_min == 0 and frac_max == 0):  # a NaN compares unequal: real

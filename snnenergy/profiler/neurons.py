@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import inspect
-import sys
 from dataclasses import dataclass
 
 from torch import nn
@@ -12,7 +11,6 @@ from torch import nn
 class NeuronInfo:
     type_name: str
     has_leak: bool
-    known: bool = True
     signed: bool = False  # emits -1 spikes too (ternary neurons): spikes are counted as |values|
 
 
@@ -75,9 +73,4 @@ def _neuron_info(m: nn.Module) -> NeuronInfo | None:
             leak = cls.__name__ not in _NO_LEAK_NAMES
         signed = bool(getattr(m, "signed_spikes", cls.__name__ in _SIGNED_NAMES))
         return NeuronInfo(cls.__name__, bool(leak), signed=signed)
-    sj = sys.modules.get("spikingjelly.activation_based.neuron")
-    if sj is not None:
-        psn_types = tuple(getattr(sj, n) for n in ("PSN", "MaskedPSN", "SlidingPSN") if hasattr(sj, n))
-        if psn_types and isinstance(m, psn_types):
-            return NeuronInfo(cls.__name__, True)
     return None

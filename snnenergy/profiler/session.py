@@ -732,7 +732,7 @@ class ProfileSession(TorchFunctionMode):
     def _neuron_stats(self, path: str, info) -> NeuronStats:
         st = self.neurons.get(path)
         if st is None:
-            st = self.neurons[path] = NeuronStats(path, info.type_name, self.T, info.has_leak, info.known)
+            st = self.neurons[path] = NeuronStats(path, info.type_name, self.T, info.has_leak)
         return st
 
     def _neuron_output(self, path: str, info, s: torch.Tensor) -> None:

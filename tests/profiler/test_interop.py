@@ -139,3 +139,16 @@ def test_registered_user_neuron_class():
         unregister_neuron(Heaviside)
     with pytest.raises(TypeError, match="nn.Module subclass"):
         register_neuron(int)
+
+
+@pytest.mark.interop
+def test_spikingjelly_psn_family_is_a_neuron_for_profiler_and_ann():
+    pytest.importorskip("spikingjelly.activation_based")
+    from spikingjelly.activation_based import neuron
+
+    from snnenergy.models import to_ann
+    from snnenergy.profiler.neurons import neuron_info
+
+    net = nn.Sequential(neuron.PSN(T=4), neuron.SlidingPSN(k=2, step_mode="m"), neuron.LIFNode())
+    assert [neuron_info(m).type_name for m in net] == ["PSN", "SlidingPSN", "LIFNode"]
+    assert all(isinstance(m, nn.ReLU) for m in to_ann(net))
