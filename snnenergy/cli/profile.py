@@ -1,4 +1,4 @@
-"""The ``snnenergy`` command line: a thin layer over the Python API."""
+"""``snnenergy profile``: profile a model on inputs and print its per-layer counts, rates and energy."""
 from __future__ import annotations
 
 import importlib.util
@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .energy.presets import PRESETS
+from ..energy.presets import PRESETS
 
 
 def _load_factory(spec: str):
@@ -26,13 +26,7 @@ def _load_factory(spec: str):
     return getattr(module, attr)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="snnenergy")
-def main() -> None:
-    """Exact AC/MAC counts, firing rates and theoretical energy of spiking neural networks."""
-
-
-@main.command()
+@click.command()
 @click.option("--model", "model_name", help="Zoo model name or alias (see `snnenergy models`).")
 @click.option("--module", "module_spec", help="Your own model: path/to/file.py:factory (called with no arguments).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Weights to load (official or your own).")
@@ -49,13 +43,13 @@ def main() -> None:
 def profile(model_name, module_spec, checkpoint, input_spec, batch_size, time_steps, preset, level, device, out_dir,
             rates_only, calibrate_bn) -> None:
     """Profile a model on inputs and print the per-layer table and totals."""
-    from .api_helpers import build_model_and_inputs
-    from .profiler import profile as run_profile
+    from ..api_helpers import build_model_and_inputs
+    from ..api import profile as run_profile
 
     if bool(model_name) == bool(module_spec):
         raise click.UsageError("give exactly one of --model NAME or --module FILE.py:FACTORY")
     try:
-        from .energy.presets import get_preset
+        from ..energy.presets import get_preset
 
         get_preset(preset)
         model, batches, label, weights, T = build_model_and_inputs(
@@ -67,35 +61,9 @@ def profile(model_name, module_spec, checkpoint, input_spec, batch_size, time_st
                              model_name=label, weights=weights)
     except (KeyError, ValueError, TypeError, FileNotFoundError, NotImplementedError) as e:
         raise click.ClickException(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)) from e
-    from .report.render import console_text
+    from ..report.render import console_text
 
     click.echo(console_text(report, preset=preset, level=int(level)))
     if out_dir:
         paths = report.save(out_dir, preset=preset, level=int(level))
         click.echo("wrote " + ", ".join(paths.values()))
-
-
-@main.command()
-@click.argument("pattern", required=False)
-@click.option("--cards", is_flag=True, help="Show each model's card (paper, input, T, published numbers).")
-def models(pattern, cards) -> None:
-    """List the model zoo (optionally filtered by a glob PATTERN, e.g. 'spikingformer-*')."""
-    from .models import list_aliases, list_models, model_card
-
-    names = list_models(pattern)
-    for name in names:
-        card = model_card(name)
-        line = f"{name:40s} {card.family:18s} {card.dataset:12s} T={card.time_steps:<3d} input {tuple(card.input_shape)}"
-        click.echo(line)
-        if cards:
-            for k in ("paper", "neuron", "published", "unused_keys", "notes"):
-                v = getattr(card, k)
-                if v:
-                    click.echo(f"    {k}: {v}")
-    aliases = {a: t for a, t in list_aliases().items() if t in names}
-    if aliases:
-        click.echo("aliases: " + ", ".join(f"{a} → {t}" for a, t in sorted(aliases.items())))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,0 +1,45 @@
+"""The ``snnenergy`` command line: a thin layer over the Python API.
+
+Each command lives in its own module of this package and is imported only when it runs, so that
+``snnenergy --help`` starts without importing torch. A command is registered by one line in ``COMMANDS``.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> (module of this package, function name, one-line help shown by ``snnenergy --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "profile": ("profile", "profile", "Profile a model on inputs: per-layer counts, firing rates and energy."),
+    "models": ("models", "models", "List the model zoo, or show model cards."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        entry = COMMANDS.get(name)
+        if entry is None:
+            return None
+        module, attr, _ = entry
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="snnenergy")
+def main() -> None:
+    """Exact AC/MAC counts, firing rates and theoretical energy of spiking neural networks."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
