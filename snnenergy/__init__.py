@@ -18,8 +18,12 @@ _EXPORTS: dict[str, str] = {
     "list_models": ".models",
     "model_card": ".models",
     "load_checkpoint": ".models",
+    "dry_run": ".profiler.dry_run",
+    "estimate": ".energy.replay",
+    "compare_models": ".report.compare",
+    "profile_distributed": ".distributed",
 }
-_SUBPACKAGES = ("data", "models", "neurons", "profiler", "energy", "report")
+_SUBPACKAGES = ("data", "models", "neurons", "profiler", "energy", "report", "audit")  # audit is callable
 
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -11,8 +11,13 @@ import click
 
 # command name -> (module of this package, function name, one-line help shown by ``snnenergy --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "profile": ("profile", "profile", "Profile a model on inputs: per-layer counts, firing rates and energy."),
+    "profile": ("profile", "profile", "Profile a model on inputs: per-block and per-layer counts, firing rates and energy."),
     "models": ("models", "models", "List the model zoo, or show model cards."),
+    "audit": ("audit", "audit", "Spike-driven audit: violations with their causes, energy at stake and fixes."),
+    "plot": ("plot", "plot", "Plots (PNG + SVG): firing rates, energy per layer, SNN/ANN/QNN, conventions, zoo."),
+    "compare": ("compare", "compare", "One table across models: params, ops, SNN/ANN/QNN energy, audit verdict."),
+    "estimate": ("estimate", "estimate", "Energy of a zoo model from per-layer firing rates (published or a CSV) under a paper's convention."),
+    "reproduce": ("reproduce", "reproduce", "Regenerate reports/ from scratch: tables, plots and index.md (--quick: a fast subset)."),
 }
 
 

@@ -1,26 +1,82 @@
 """``snnenergy models``: list the model zoo and show model cards."""
 from __future__ import annotations
 
+import textwrap
+
 import click
+
+_GLOB = set("*?[")
+
+
+def select_models(pattern: str | None) -> list[str]:
+    """Registered names for ``pattern``: an exact name or alias, a glob, or else a substring."""
+    import fnmatch
+
+    from ..models import list_aliases, list_models, resolve_name
+
+    names = list_models()
+    if not pattern:
+        return names
+    if pattern in names or pattern in list_aliases():
+        return [resolve_name(pattern)]
+    glob = pattern if _GLOB & set(pattern) else f"*{pattern}*"
+    return [n for n in names if fnmatch.fnmatch(n, glob)]
+
+
+def _figure(pub: dict, key: str) -> float | None:
+    v = pub.get(key)
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def zoo_table(names: list[str]):
+    """One row per model: name, family, dataset, T, input, published params / top-1 / energy."""
+    import pandas as pd
+
+    from ..models import model_card
+
+    rows = []
+    for name in names:
+        c = model_card(name)
+        rows.append({"name": name, "family": c.family, "dataset": c.dataset, "T": c.time_steps,
+                     "input": "x".join(map(str, c.input_shape)), "params M": _figure(c.published, "params_M"),
+                     "top-1 %": _figure(c.published, "top1"), "energy mJ": _figure(c.published, "energy_mJ")})
+    return pd.DataFrame(rows)
+
+
+def _cells(series) -> list[str]:
+    if series.dtype.kind in "fiu":
+        return ["–" if v != v else f"{v:g}" for v in series.astype(float)]
+    return [str(v) for v in series]
 
 
 @click.command()
 @click.argument("pattern", required=False)
-@click.option("--cards", is_flag=True, help="Show each model's card (paper, input, T, published numbers).")
+@click.option("--cards", is_flag=True, help="Show the model cards (paper, input, T, published numbers, notes).")
 def models(pattern, cards) -> None:
-    """List the model zoo (optionally filtered by a glob PATTERN, e.g. 'spikingformer-*')."""
-    from ..models import list_aliases, list_models, model_card
+    """List the model zoo, or the models matching PATTERN (a name, an alias, a glob such as 'spikingformer-*',
+    or a part of a name)."""
+    from ..models import list_aliases
+    from ..models.card_text import card_text
+    from ..report.render import terminal_width
+    from ..report.text_table import Column, fit_table
 
-    names = list_models(pattern)
-    for name in names:
-        card = model_card(name)
-        line = f"{name:40s} {card.family:18s} {card.dataset:12s} T={card.time_steps:<3d} input {tuple(card.input_shape)}"
-        click.echo(line)
-        if cards:
-            for k in ("paper", "neuron", "published", "unused_keys", "notes"):
-                v = getattr(card, k)
-                if v:
-                    click.echo(f"    {k}: {v}")
+    names = select_models(pattern)
+    if not names:
+        raise click.ClickException(f"no model matches {pattern!r}; `snnenergy models` lists all of them")
+    width = terminal_width()
+    if cards:
+        from ..models import model_card
+
+        click.echo("\n\n".join(card_text(model_card(n), width) for n in names))
+        return
+    df = zoo_table(names)
+    columns = [Column(c, _cells(df[c]), right=df[c].dtype.kind in "fiu", shrink=c == "name",
+                      drop_order={"family": 2, "energy mJ": 0, "input": 1}.get(c)) for c in df.columns]
+    click.echo("\n".join(fit_table(columns, width)))
+    note = (f"{len(names)} models; params, top-1 and energy are published reference values from each model's card "
+            "(`snnenergy models --cards NAME`)")
     aliases = {a: t for a, t in list_aliases().items() if t in names}
     if aliases:
-        click.echo("aliases: " + ", ".join(f"{a} → {t}" for a, t in sorted(aliases.items())))
+        note += "\naliases: " + ", ".join(f"{a} → {t}" for a, t in sorted(aliases.items()))
+    for paragraph in note.splitlines():
+        click.echo("\n".join(textwrap.wrap(paragraph, width, subsequent_indent="    ", break_on_hyphens=False)))

@@ -1,17 +1,21 @@
-"""Turn a CLI input spec (nothing, a tensor file, an image, a folder) into batches for a zoo model."""
+"""Turn an input spec (nothing, a tensor file, an image, a folder, a dataset on disk) into batches for a zoo
+model, with caps on samples and batches."""
 from __future__ import annotations
 
 import os
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import torch
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from .checks import check_input
-from .images import is_image_file, load_image, normalize_images
-from .loaders import TENSOR_SUFFIXES, _image_files, as_batches, dataset_folder, image_folder, load_tensor
+from .images import is_image_file, open_image
+from .datasets import CifarBatches, EventFiles, ImageFiles, is_cifar_folder, load_event_sample
+from .loaders import TENSOR_SUFFIXES, as_batches, load_tensor
+from .preprocess import preprocess_for
 from .sample_data import SAMPLE_NAMES, sample_events, sample_images
 
 if TYPE_CHECKING:
@@ -67,9 +71,13 @@ def _from_file(path: Path, card: ModelCard, time_steps: int | None) -> torch.Ten
         return x
     if is_image_file(path):
         _no_images_for_events(card, path)
-        channels, hw = _image_layout(card)
-        img = load_image(path, hw, channels).to(torch.float64)
-        return normalize_images(img, normalization_for(card.dataset)).to(torch.float32).unsqueeze(0)
+        return preprocess_for(card)(open_image(path, _image_layout(card)[0])).unsqueeze(0)
+    if path.suffix.lower() == ".npz":
+        if card.input_kind != "events":
+            raise ValueError(f"{str(path)!r} is an .npz of events, but model {card.name!r} takes images")
+        t, _, h, w = _event_shape(card, time_steps)
+        x = load_event_sample(path, t, (h, w)) if not _is_frame_batch(path) else _frame_batch(path)
+        return x if x.dim() == 5 else x.unsqueeze(0)
     raise ValueError(f"cannot use {str(path)!r} as input: expected a tensor file ({', '.join(TENSOR_SUFFIXES)}), "
                      "an image file, an image folder or a root/<class>/<image> dataset folder")
 
@@ -83,17 +91,86 @@ def _no_images_for_events(card: ModelCard, path: Path) -> None:
         )
 
 
-def _from_folder(folder: Path, card: ModelCard, batch_size: int | None) -> list[torch.Tensor]:
-    _no_images_for_events(card, folder)
-    channels, hw = _image_layout(card)
-    norm = normalization_for(card.dataset)
-    if _image_files(folder):
-        return list(as_batches(image_folder(folder, hw, norm, channels=channels), batch_size))
-    if any(d.is_dir() for d in folder.iterdir()):
-        loader = dataset_folder(folder, hw, norm, batch_size=batch_size or 32, channels=channels)
-        return list(as_batches(loader))
-    raise ValueError(f"input folder {str(folder)!r} is empty of images; expected image files or "
-                     "root/<class>/<image> sub-folders")
+def _is_frame_batch(path: Path) -> bool:
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        key = next((k for k in ("frames", "x", "data", "events") if k in z), None)
+        return key is not None and z[key].ndim == 5
+
+
+def _frame_batch(path: Path) -> torch.Tensor:
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        key = next(k for k in ("frames", "x", "data", "events") if k in z)
+        return torch.from_numpy(np.ascontiguousarray(z[key])).to(torch.float32)
+
+
+def open_dataset(spec: str | os.PathLike, card: ModelCard, *, time_steps: int | None = None, split: str = "test"
+                 ) -> Dataset | None:
+    """The on-disk dataset ``spec`` names for the model of ``card``, or ``None`` if ``spec`` is not a dataset:
+
+    * an image folder (images directly in it, or an ImageNet-style ``val/<class>/<image>`` tree), each image
+      through the card's eval preprocessing (:func:`~snnenergy.data.preprocess.preprocess_for`);
+    * a CIFAR-10/100 python folder (``cifar-10-batches-py``, ``cifar-100-python``) or one batch file (``split``
+      ``"test"`` or ``"train"``);
+    * a folder of DVS samples, one ``.npz``/``.npy`` each (frames or ``t, x, y, p`` events), for event models.
+    """
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if is_cifar_folder(path):
+            _no_images_for_events(card, path)
+            return CifarBatches(path, preprocess_for(card), split)
+        if card.input_kind == "events":
+            t, _, h, w = _event_shape(card, time_steps)
+            if any(path.rglob("*.np[yz]")):
+                return EventFiles(path, t, (h, w))
+            _no_images_for_events(card, path)
+        _image_layout(card)
+        if not any(is_image_file(f) for f in path.rglob("*")):
+            raise ValueError(f"input folder {str(path)!r} is empty of images; expected image files or "
+                             "root/<class>/<image> sub-folders")
+        return ImageFiles(path, preprocess_for(card))
+    if path.is_file() and not path.suffix and card.input_kind != "events":
+        return CifarBatches(path, preprocess_for(card), split)  # a CIFAR batch file (test_batch, data_batch_1)
+    return None
+
+
+def _cap(total: int, batch_size: int, limit: int | None, batches: int | None) -> int:
+    n = total
+    if limit is not None:
+        n = min(n, limit)
+    if batches is not None:
+        n = min(n, batches * batch_size)
+    return n
+
+
+def _check_cap(name: str, v: int | None) -> None:
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+        raise ValueError(f"{name} must be a positive int or None, got {v!r}")
+
+
+def take(inputs: Iterable[Any], limit: int | None = None, batches: int | None = None) -> Iterator[Any]:
+    """The first ``batches`` batches of ``inputs`` (any iterable or DataLoader of tensors or ``(x, y)`` pairs),
+    holding at most ``limit`` samples in all (the last batch cut to fit)."""
+    _check_cap("limit", limit)
+    _check_cap("batches", batches)
+    seen = 0
+    for i, item in enumerate(inputs):
+        if batches is not None and i >= batches:
+            return
+        x = item[0] if isinstance(item, (tuple, list)) and item else item
+        if limit is not None and isinstance(x, torch.Tensor) and x.dim() > 0:
+            room = limit - seen
+            if room <= 0:
+                return
+            if x.shape[0] > room:
+                item = x[:room] if x is item else type(item)([v[:room] if isinstance(v, torch.Tensor) else v
+                                                              for v in item])
+                x = x[:room]
+            seen += x.shape[0]
+        yield item
 
 
 def resolve_input(
@@ -103,19 +180,35 @@ def resolve_input(
     *,
     time_steps: int | None = None,
     n: int | None = None,
-) -> list[torch.Tensor]:
+    limit: int | None = None,
+    batches: int | None = None,
+    num_workers: int = 0,
+    split: str = "test",
+    labels: bool = False,
+) -> list[torch.Tensor] | DataLoader:
     """Batches of inputs for the model described by ``card`` (a :class:`~snnenergy.models.registry.ModelCard`).
 
     ``spec`` is ``None`` (the shipped samples: the photographs for image models, sized from
-    ``card.input_shape`` and normalised for ``card.dataset``; generated DVS events
-    ``[n, T, 2, H, W]`` for event models), a ``.pt``/``.pth``/``.npy`` file, an image file, a folder of
-    images, or a ``root/<class>/<image>`` dataset folder. ``time_steps`` overrides the T of event inputs
-    (default: ``card.input_shape[0]``); ``n`` is the number of shipped samples (default: all five).
-    Every batch is checked against the model's input shape; returns a list of float32 batch tensors.
+    ``card.input_shape`` and normalised for ``card.dataset``; generated DVS events ``[n, T, 2, H, W]`` for
+    event models), a ``.pt``/``.pth``/``.npy`` tensor file, an ``.npz`` of event frames or events, an image
+    file, or a dataset on disk (see :func:`open_dataset`: image folders, CIFAR batches, DVS sample folders).
+    ``time_steps`` overrides the T of event inputs (default: ``card.input_shape[0]``); ``n`` is the number of
+    shipped samples (default: all five). ``limit`` caps the samples and ``batches`` the batches (the first
+    ones, in order); ``num_workers`` loads a dataset in that many worker processes.
+
+    In-memory sources give a list of checked float32 batch tensors; a dataset gives a ``DataLoader`` of
+    input batches (``(inputs, labels)`` pairs with ``labels=True``; default ``batch_size`` 32) whose first
+    sample has been checked against the model's input shape, so that it can be sharded by
+    :mod:`snnenergy.distributed`; its ``len(loader.dataset)`` is the number of samples it will give.
     """
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    _check_cap("limit", limit)
+    _check_cap("batches", batches)
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
     expected = _expected_shape(card, time_steps)
+    dataset = None
     if spec is None:
         count = n if n is not None else len(SAMPLE_NAMES)
         if card.input_kind == "events":
@@ -124,16 +217,33 @@ def resolve_input(
         else:
             channels, hw = _image_layout(card)
             x = sample_images(hw, n=count, normalize=normalization_for(card.dataset), channels=channels)
-        batches = list(as_batches(x, batch_size))
+        items = list(as_batches(x, batch_size))
     else:
         path = Path(spec).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"input {str(path)!r} does not exist; expected a tensor file, an image, "
                                     "an image folder or a dataset folder")
-        if path.is_dir():
-            batches = _from_folder(path, card, batch_size)
-        else:
-            batches = list(as_batches(_from_file(path, card, time_steps), batch_size))
-    for i, b in enumerate(batches):
+        dataset = open_dataset(path, card, time_steps=time_steps, split=split)
+        if dataset is None:
+            items = list(as_batches(_from_file(path, card, time_steps), batch_size))
+    if dataset is not None:
+        return _loader(dataset, card, expected, batch_size or 32, limit, batches, num_workers, labels)
+    items = list(take(items, limit, batches))
+    for i, b in enumerate(items):
         check_input(b, expected, name=f"input batch {i} for model {card.name!r}")
-    return batches
+    return items
+
+
+def _loader(dataset: Dataset, card: ModelCard, expected: tuple, batch_size: int, limit, batches, workers,
+            labels: bool) -> DataLoader:
+    count = _cap(len(dataset), batch_size, limit, batches)
+    first = dataset[0][0]
+    check_input(first.unsqueeze(0), expected, name=f"input sample 0 for model {card.name!r}")
+    subset = dataset if count == len(dataset) else Subset(dataset, range(count))
+    return DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      collate_fn=None if labels else inputs_only)
+
+
+def inputs_only(items: list) -> torch.Tensor:
+    """Collate ``(sample, label)`` items into the batch of samples (labels are not needed to profile)."""
+    return torch.stack([item[0] for item in items])

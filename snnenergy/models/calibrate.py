@@ -9,7 +9,7 @@ from torch import nn
 from ..neurons.reset import reset_net
 
 
-def calibrate_batchnorm(model: nn.Module, inputs: Any, passes: int = 2) -> int:
+def calibrate_batchnorm(model: nn.Module, inputs: Any, passes: int = 1) -> int:
     """Set every BatchNorm's running statistics to the statistics of ``model`` on ``inputs``; returns the count.
 
     Untrained weights with fresh BatchNorm buffers (mean 0, variance 1) leave most spiking neurons silent, so a
@@ -17,7 +17,9 @@ def calibrate_batchnorm(model: nn.Module, inputs: Any, passes: int = 2) -> int:
     BatchNorm layers in training mode (cumulative averages, no gradients; every other module in eval mode) so
     each BatchNorm normalises what it actually sees. It changes the BatchNorm buffers and nothing else, and
     does not make the weights meaningful: firing rates of an untrained model remain illustrative only.
-    ``inputs`` is a tensor or an iterable of tensors (one forward pass each per pass).
+    ``inputs`` is a tensor or an iterable of tensors (one forward pass each per pass). In training mode a
+    BatchNorm normalises with the statistics of the batch it sees, so a second pass over the same inputs
+    sees the same values again: one pass (the default) gives the final statistics.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:

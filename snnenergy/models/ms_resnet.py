@@ -1,6 +1,6 @@
 """MS-ResNet (Hu, Deng, Wu, Yao, Li; TNNLS 2024, arXiv 2112.08954): membrane-shortcut residual SNNs.
 
-Re-implemented from ``reference/models-sdt-qkformer-psn.md`` §7 (official repo Ariande1/MS-ResNet,
+Re-implemented from the paper and the official code (repo Ariande1/MS-ResNet,
 ``models/MS_ResNet.py``, read for facts only). State-dict keys are the official ones
 (``conv2_x.0.residual_function.1.weight``, ``...residual_function.2.bn.weight``, ``conv2_x.0.shortcut.0.weight``).
 

@@ -1,7 +1,7 @@
 """Networks of the PSN paper (Fang et al., NeurIPS 2023): parallel spiking neurons on CIFAR-10, sequential
 CIFAR-10/100 and CIFAR10-DVS.
 
-Re-implemented from ``reference/models-sdt-qkformer-psn.md`` §5 (official repo
+Re-implemented from the paper and the official code (repo
 fangwei123456/Parallel-Spiking-Neuron, read for facts only):
 
 - ``psn-cifar10`` (``cifar10/train_cf10.py``): {conv3x3 (no bias), BN, PSN} x3 + avg-pool 2, twice (256
@@ -220,7 +220,7 @@ _KEYS_NOTE = ("Neuron parameters use SpikingJelly 2.0 names (weight, bias); load
 
 
 def _scifar_published(dataset: str, neuron: str) -> dict:
-    table = {  # best test accuracy in the repository's TensorBoard logs (reference §5.2)
+    table = {  # best test accuracy in the repository's TensorBoard logs
         ("scifar10", "psn"): 88.45, ("scifar100", "psn"): 62.21,
         ("scifar10", "masked_psn"): 85.81, ("scifar100", "masked_psn"): 60.69,
         ("scifar10", "sliding_psn"): 86.70, ("scifar100", "sliding_psn"): 62.11,

@@ -1,6 +1,6 @@
 """QKFormer (Zhou et al., NeurIPS 2024): hierarchical spiking transformer with Q-K attention.
 
-Re-implemented from the facts in ``reference/models-sdt-qkformer-psn.md`` §4 (official repo
+Re-implemented from the paper and the official code (repo
 zhouchenlin2096/QKFormer, read for facts only). State-dict keys are the official ones for each of the three
 released code variants (ImageNet ``imagenet/qkformer.py``, CIFAR ``cifar10/model.py``, DVS
 ``cifar10-dvs/model.py`` / ``dvs128-gesture/model.py``), which differ in module names and in where the
@@ -134,7 +134,7 @@ class SpikingSelfAttention(nn.Module):
     """Spikformer's SSA: ``SN_0.5(Q (K^T V) · 0.125)`` then a 1x1 conv/BN(/LIF).
 
     ``reproduce_batch_leak=True`` feeds ``proj_lif`` the T·B-flattened tensor as the released code does, so
-    the membrane carries over from sample b to sample b+1 of a batch (reference §4.3). The default runs the
+    the membrane carries over from sample b to sample b+1 of a batch (read from the official code). The default runs the
     neuron per sample; both agree at batch size 1.
     """
 
@@ -308,7 +308,7 @@ class QKFormer(nn.Module):
         stage_depths: blocks per stage (ImageNet HST-10: (1, 2, 7); CIFAR: (1, 1, 2); DVS: (1, 1)).
         attention: attention type per stage, ``qkta`` / ``qkca`` / ``ssa`` (released: QKTA then SSA last).
         membrane_shortcut: build the MS ("ABA -> PA") variant instead of the released SEW spike sums.
-        reproduce_batch_leak: reproduce the released SSA ``proj_lif`` batch quirk (reference §4.3).
+        reproduce_batch_leak: reproduce the released SSA ``proj_lif`` batch quirk (read from the official code).
         input_kind: ``image`` (``[B, C, H, W]``, repeated T times) or ``events`` (``[B, T_in, C, H, W]``,
             binned into ``time_steps`` steps by :func:`.events.event_frames`).
     """
@@ -393,7 +393,7 @@ class QKFormer(nn.Module):
 _PAPER = "Zhou et al., QKFormer: Hierarchical Spiking Transformer using Q-K Attention, NeurIPS 2024 (arXiv 2403.16552)"
 _REPO = "zhouchenlin2096/QKFormer@c2a00e8"
 _QUIRK_NOTE = (
-    "Batch quirk (reference §4.3): the released SSA feeds proj_lif a T·B-flattened tensor, so the membrane "
+    "Batch quirk (official code): the released SSA feeds proj_lif a T·B-flattened tensor, so the membrane "
     "leaks from sample b to b+1 within a batch and official outputs (and energies) depend on the batch size. "
     "We run that neuron per sample (correct; identical to the official code at batch size 1); "
     "reproduce_batch_leak=True reproduces the released behaviour."

@@ -1,6 +1,6 @@
 """Spike-driven Transformer v1 (Yao et al., NeurIPS 2023): ``BICLab/Spike-Driven-Transformer``.
 
-Re-implemented from the reference notes (``reference/models-sdt-qkformer-psn.md`` §2) with the official
+Re-implemented from the paper and the official code, read for facts only, with the official
 submodule names, so that official checkpoints load unchanged. Structure, in the official order:
 
 * ``patch_embed`` (MS_SPS): four Conv3x3-BN stages. Stages 1-3 end in a LIF and optionally max-pool the

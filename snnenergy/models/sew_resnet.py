@@ -1,6 +1,6 @@
 """SEW-ResNet (Fang et al., NeurIPS 2021): spike-element-wise residual networks.
 
-Re-implemented from ``reference/models-sdt-qkformer-psn.md`` §6 (official repo
+Re-implemented from the paper and the official code (repo
 fangwei123456/Spike-Element-Wise-ResNet, ``imagenet/sew_resnet.py``, read for facts only). State-dict keys are
 the official ones (``layer1.0.conv1.0.weight`` for the conv inside ``SeqToANNContainer(conv, bn)``,
 ``layer2.0.downsample.0.0.weight`` for the spiking downsample), so official checkpoints load unchanged.

@@ -1,6 +1,6 @@
 """Spikformer (Zhou et al., ICLR 2023) and CML-Spikformer (Zhou et al., arXiv 2305.05954).
 
-Re-implemented from ``reference/models-spikformer-family.md`` §1-2, §4 and the official code read for facts
+Re-implemented from the papers and the official code read for facts
 (``ZK-Zhou/spikformer`` @6212689, ``zhouchenlin2096/Spikingformer-CML`` @8e51213, ``cifar10/CML_Spikformer.py``),
 with the official submodule names so that official checkpoints load unchanged.
 
@@ -482,7 +482,7 @@ _IMAGENET_SRC = (
     "Spikingformer paper Table 2 / README (syops-based count, integer inputs as MACs per its Appendix G)"
 )
 _IMAGENET_HEADS = {"8-384": 8, "6-512": 8, "8-512": 8, "10-512": 8, "8-768": 12}
-_IMAGENET_PARAMS = {  # official model.parameters() totals (reference §6, measured with the official code)
+_IMAGENET_PARAMS = {  # official model.parameters() totals (measured by instantiating the official code)
     "8-384": 16_828_312, "6-512": 23_385_640, "8-512": 29_705_768, "10-512": 36_025_896, "8-768": 66_363_208,
 }
 
@@ -496,7 +496,7 @@ _CML_SPIKFORMER_PUB = {
     "2-384": (5.76, 95.63, 78.75, None, None),
     "4-384": (9.32, 95.93, 79.65, 96.04, 80.02),
 }
-_SPIKFORMER_CIFAR_PARAMS = {  # (cifar10, cifar100) official totals (reference §6)
+_SPIKFORMER_CIFAR_PARAMS = {  # (cifar10, cifar100) official totals (measured on the official code)
     "4-256": (4_159_274, 4_182_404), "2-384": (5_768_122, 5_802_772), "4-384": (9_330_874, 9_365_524),
 }
 _CIFAR_HEADS = {"4-256": 8, "2-384": 12, "4-384": 12}
@@ -523,7 +523,8 @@ def _register_spikformer() -> None:
         "registered 8-512 model; the paper and code do not state heads for 8-384 / 8-768 -- 8 and 12 are what "
         "the Spikingformer energy script assumes (heads change outputs, not parameters). Attention "
         "(Q (K^T V)) * 0.125. Published energy uses 4.6 pJ x the 346.8M first-conv MACs of the D=512 model for "
-        "every size (wrong for 384/768: reference §8.1). "
+        "every size (a constant 1.595 mJ MAC term; for D=384/768 the first conv's MACs give 1.197/2.393 mJ "
+        "instead: our derivation from the published energy formula). "
     )
     for size, pub in _IMAGENET_PUB.items():
         depth, dim = _size(size)

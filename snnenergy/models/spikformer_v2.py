@@ -1,7 +1,7 @@
 """Spikformer V2 (Zhou et al., arXiv 2401.02020): Spikformer with a Spiking Convolutional Stem (SCS).
 
-What is established from public material (reference/papers-addendum.md §1): the abstract says V2 is Spikformer
-whose patch splitting is replaced by an SCS "with supplementary convolutional layers", that an 8-layer V2
+What is established from public material (the arXiv abstract and later papers citing V2): the abstract says V2
+is Spikformer whose patch splitting is replaced by an SCS "with supplementary convolutional layers", that an 8-layer V2
 reaches 80.38% ImageNet top-1 at T=4 ("8-512" per secondary sources) and a 172M 16-layer V2 81.10% at T=1
 after self-supervised pre-training; a later paper (Max-Former) reports that V2 keeps the max-pooling of the
 stem and adds convolutions to it. The paper body (layer list, widths, strides, parameter table) could not be
@@ -83,7 +83,7 @@ V2_PAPER = (
     "Zhou et al., Spikformer V2: Join the High Accuracy Club on ImageNet with an SNN Ticket, arXiv 2401.02020"
 )
 _ASSUMED = (
-    "ASSUMED STEM -- NOT OFFICIAL. The paper body and code are not public (reference/papers-addendum.md §1), so "
+    "ASSUMED STEM -- NOT OFFICIAL. The paper body and code are not public, so "
     "the SCS layer list is an assumption: Spikformer's SPS (4 x Conv3x3-BN-LIF-MaxPool + RPE spike sum, official "
     "SPS module names) plus extra_convs[i] supplementary Conv3x3(C->C)-BN-LIF layers at each stage's width, after "
     "the stage's LIF and before its max-pool (default one per stage, named scs_*). Established: 'SCS with "

@@ -1,6 +1,6 @@
 """Spikingformer (Zhou et al., arXiv 2304.11954) and CML-Spikingformer ("Spikingformer†", arXiv 2305.05954).
 
-Re-implemented from ``reference/models-spikformer-family.md`` §3-5 and the official code read for facts
+Re-implemented from the papers and the official code read for facts
 (``zhouchenlin2096/Spikingformer`` @4378623, ``zhouchenlin2096/Spikingformer-CML`` @8e51213), with the official
 submodule names so that official checkpoints load unchanged.
 
@@ -213,7 +213,7 @@ _CIFAR_PARAMS = {  # (cifar10, cifar100): Spikingformer and CML-Spikingformer CI
 }
 _DVS_PARAMS = {"cifar10dvs": 2_568_714, "dvs128": 2_568_971}
 
-# firing rates (percent) from the official energy logs, reference §5: LIF output rates by module path
+# firing rates (percent) from the official energy logs: LIF output rates by module path
 _BLOCK_COLUMNS = ("attn.proj_lif", "attn.q_lif", "attn.k_lif", "attn.v_lif", "attn.attn_lif", "mlp.mlp1_lif",
                   "mlp.mlp2_lif")
 _RATES_8_512 = (
@@ -262,7 +262,7 @@ def published_rates(name: str, block_rows: tuple[tuple[float, ...], ...]) -> dic
         "conv_input_rates_percent": dict(zip(_CONV_NAMES, conv_in)),
         "rates_source": (
             f"{_LOG_SOURCES[name]}; LIF output rate over all T*B*C*H*W elements, conv input rates after "
-            "max-pooling (reference/models-spikformer-family.md §5)"
+            "max-pooling"
         ),
     }
 
@@ -340,7 +340,7 @@ def _register(prefix: str, cml: bool) -> None:
         if pub:
             pub["source"] = (
                 f"{src}; energy_mJ_log / rates: official energy logs (E = 4.6 pJ x first-conv and head MACs + "
-                "0.9 pJ x ACs, syops-based script, reference §5)" if "energy_mJ_log" in pub else src
+                "0.9 pJ x ACs, syops-based script in the official repository)" if "energy_mJ_log" in pub else src
             )
         else:
             pub["source"] = f"no published result for this size ({src} list 8-384, 8-512, 8-768 only)"

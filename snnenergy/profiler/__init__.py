@@ -1,5 +1,7 @@
-"""Op interception, operand classification, provenance and streaming accumulators."""
-from .api import profile
+"""Op interception, operand classification, provenance and streaming accumulators.
+
+:func:`run_profile` returns counts; :func:`snnenergy.profile` turns them into a report."""
+from .api import ProfileRun, run_profile
 from .neurons import register_neuron, unregister_neuron
 
-__all__ = ["profile", "register_neuron", "unregister_neuron"]
+__all__ = ["ProfileRun", "run_profile", "register_neuron", "unregister_neuron"]

@@ -46,12 +46,18 @@ class SiteStats:
     elements: list[int] = field(init=False)  # elements of operand A per slot
     dense: list[int] = field(init=False)  # nominal MACs per slot
     bias_ops: int = 0
+    value_weighted: float = 0.0  # Σ over nonzero inputs of |x| · valid fan-out (= effective for spikes)
+    full_rate_ops: int = 0  # the effective count had every activation element been nonzero (padding excluded)
+    bound: list | None = field(default=None, repr=False)  # shape-only figures of the last call's geometry
+    output_elements: int = 0
     calls: int = 0
     untimed_calls: int = 0
+    call_ordered: bool = False  # some calls were given their step by call order (a single-step loop)
     weight_shape: tuple[int, ...] | None = None
     producers_a: dict[str, int] = field(default_factory=dict)
     producers_b: dict[str, int] = field(default_factory=dict)
-    # per-forward call counter (for models that call a layer once per time step)
+    # calls per forward pass, by forward id (decides call-order steps once the forward is over)
+    forward_calls: dict[int, int] = field(default_factory=dict)
     _forward_id: int = -1
     _calls_in_forward: int = 0
 
@@ -63,12 +69,18 @@ class SiteStats:
         self.elements = [0] * t1
         self.dense = [0] * t1
 
-    def call_slot(self, forward_id: int) -> int:
-        """Slot for an untimed call: its index among this site's calls in the current forward."""
+    def call_index(self, forward_id: int) -> int:
+        """This call's index among the site's calls in the current forward (counted per forward)."""
         if forward_id != self._forward_id:
             self._forward_id, self._calls_in_forward = forward_id, 0
         k = self._calls_in_forward
         self._calls_in_forward += 1
+        self.forward_calls[forward_id] = k + 1
+        return k
+
+    def call_slot(self, forward_id: int) -> int:
+        """Slot for an untimed call: its index among this site's calls in the current forward."""
+        k = self.call_index(forward_id)
         return k if k < self.time_steps else self.time_steps
 
     def add_operand_range(self, a: tuple[float, float], b: tuple[float, float] | None) -> None:
@@ -107,6 +119,9 @@ class NeuronStats:
         self.spikes = np.zeros(t1, dtype=np.float64)
         self.elements = [0] * t1
 
+    forward_calls: dict[int, int] = field(default_factory=dict)
+
+    call_index = SiteStats.call_index
     call_slot = SiteStats.call_slot
 
     def add_output_range(self, lo: float, hi: float) -> None:

@@ -1,21 +1,42 @@
-"""``snnenergy.profile``: run the ordinary forward pass under the interceptor and build a :class:`Report`."""
+"""Running a profile: the model's ordinary forward passes under the interceptor, on working copies of its state.
+
+The profiler returns counts (a finished :class:`ProfileSession`); turning them into tables is the report's job
+(:func:`snnenergy.profile` composes the two).
+"""
 from __future__ import annotations
 
 import contextlib
-import math
-from typing import Any, Iterable
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
 from ..neurons.reset import neuron_resetters
+from . import inputs as inp
 from .session import ProfileSession
+from .state import EnclosingModes, exclusive, hidden_from_enclosing_modes, preserved
+
+_DRY_RUN_HINT = "for shapes and dense ops without values use a dry run, snnenergy.dry_run(model, input_shape)"
 
 
-def _model_time_steps(model: nn.Module) -> int | None:
+@dataclass
+class ProfileRun:
+    """A finished profile: the session holding the counts (``finalize()`` is the consumer's first call),
+    the number of batches and of samples seen."""
+
+    session: ProfileSession
+    batches: int
+    samples: int
+    rates_only: bool
+
+
+def model_time_steps(model: nn.Module) -> int | None:
+    """The model's own T (``model.time_steps`` or ``model.T``), if it declares one."""
     for attr in ("time_steps", "T"):
         v = getattr(model, attr, None)
-        if isinstance(v, int) and v > 0:
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
             return v
     return None
 
@@ -30,68 +51,83 @@ def _model_device(modules: list[tuple[str, nn.Module]]) -> torch.device:
     return torch.device("cpu")
 
 
-def _iter_batches(inputs: Any, batch_size: int | None) -> Iterable[torch.Tensor]:
-    if isinstance(inputs, torch.Tensor):
-        if batch_size is None or batch_size >= inputs.shape[0]:
-            yield inputs
-        else:
-            yield from inputs.split(batch_size)
-        return
-    if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
-        raise TypeError(
-            f"inputs must be a tensor, an iterable of tensors or a DataLoader; got {type(inputs).__name__}"
+def _on_meta(modules: list[tuple[str, nn.Module]]) -> str | None:
+    for path, m in modules:
+        for store in ("_parameters", "_buffers"):
+            for name, t in getattr(m, store).items():
+                if t is not None and t.device.type == "meta":
+                    return f"{path}.{name}".lstrip(".")
+    return None
+
+
+def resolve_device(device: Any, default: torch.device) -> torch.device:
+    """The device to profile on; refuse, in one line, devices that are unknown, absent or can't give the model
+    back (``meta`` holds shapes without values)."""
+    if device is None:
+        return default
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device, int)):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0' (or a torch.device), got {device!r}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; expected a torch device such as 'cpu', 'cuda' or "
+                         "'cuda:0'") from None
+    if dev.type == "meta":
+        raise ValueError("device='meta' would leave the model's weights without values, and they could not be moved "
+                         f"back; profile on 'cpu' or 'cuda', or {_DRY_RUN_HINT}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={str(dev)!r} but CUDA is not available here (torch.cuda.is_available() is "
+                             "False); use device='cpu'")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"device={str(dev)!r} but this machine has {n} CUDA device(s): use 'cuda:0' to "
+                             f"'cuda:{n - 1}'")
+        return dev
+    if dev.type != "cpu":
+        try:
+            torch.empty(1, device=dev)
+        except Exception as e:  # each backend says "not available" its own way
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"device {str(dev)!r} is not usable here ({first[:120]}); use device='cpu'") from None
+    return dev
+
+
+def check_options(time_steps: Any, batch_size: Any, batch_dim: Any, model: nn.Module) -> int:
+    """Check the options of a profile in one line each; return T."""
+    if time_steps is not None:
+        inp.check_int_option("time_steps", time_steps, 1, "4")
+    if batch_size is not None:
+        inp.check_int_option("batch_size", batch_size, 1, "32")
+    if isinstance(batch_dim, int) and not isinstance(batch_dim, bool) and batch_dim < 0:
+        raise ValueError(f"batch_dim={batch_dim} is negative; give the index of the batch dimension counted from 0 "
+                         "(0 for [B, ...] inputs, 1 for [T, B, ...])")
+    inp.check_int_option("batch_dim", batch_dim, 0, "1")
+    declared = model_time_steps(model)
+    if time_steps is not None and declared is not None and declared != time_steps:
+        raise ValueError(
+            f"time_steps={time_steps} does not match the model's own T={declared}; "
+            f"create the model with time_steps={time_steps} instead (e.g. create_model(name, time_steps={time_steps}))"
         )
-    for item in inputs:
-        if isinstance(item, (tuple, list)) and item and isinstance(item[0], torch.Tensor):
-            item = item[0]  # (x, y) pairs from a DataLoader
-        if not isinstance(item, torch.Tensor):
-            raise TypeError(f"every batch must be a tensor (or an (x, y) pair); got {type(item).__name__}")
-        yield item
-
-
-def _explain_input_mismatch(error: Exception, model: nn.Module, x: torch.Tensor, batch_dim: int) -> None:
-    """When a zoo model fails on an input unlike its card's, say what the card expects (the error itself is kept)."""
-    card = getattr(model, "model_card", None)
-    expected = tuple(getattr(card, "input_shape", ()) or ())
-    got = tuple(x.shape[:batch_dim]) + tuple(x.shape[batch_dim + 1:])
-    if expected and got != expected and hasattr(error, "add_note"):
-        error.add_note(
-            f"snnenergy: {card.name} expects one sample of shape {expected} (batched as [B, {', '.join(map(str, expected))}]),"
-            f" got {got} per sample in a batch of shape {tuple(x.shape)}"
-        )
-    elif not x.is_floating_point() and hasattr(error, "add_note"):
-        error.add_note(f"snnenergy: the input has dtype {x.dtype}; models expect floating-point inputs, e.g. x.float()")
-
-
-def _check_batch(x: torch.Tensor) -> None:
-    if x.dim() == 0:
-        raise ValueError("input batch is a scalar; expected a batch tensor such as [B, C, H, W]")
-    if x.is_floating_point() and x.numel():
-        lo, hi = x.aminmax()  # both NaN when any value is NaN
-        lo, hi = lo.item(), hi.item()
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            bad = "NaN" if math.isnan(lo) or math.isnan(hi) else "Inf"
-            raise ValueError(f"input batch of shape {tuple(x.shape)} contains {bad} values; inputs must be finite")
+    return time_steps if time_steps is not None else (declared or 1)
 
 
 @contextlib.contextmanager
-def _preserved_state(model: nn.Module, modules: list[tuple[str, nn.Module]], resetters: list):
-    """Put ``model`` in eval mode; restore every module's training flag and reset the neurons afterwards, also
-    after an exception."""
-    flags = [(m, m.training) for _, m in modules]
+def _progress(enabled: bool, total: int | None) -> Iterator[Any]:
+    """A tqdm bar on stderr counting samples (its rate is samples/s); ``None`` when disabled."""
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="sample", desc="profiling", file=sys.stderr, dynamic_ncols=True)
     try:
-        if any(f for _, f in flags):
-            model.eval()
-        yield
+        yield bar
     finally:
-        for m, f in flags:
-            if m.training != f:
-                m.training = f
-        for reset in resetters:
-            reset()
+        bar.close()
 
 
-def profile(
+def run_profile(
     model: nn.Module,
     inputs: Any,
     time_steps: int | None = None,
@@ -99,77 +135,75 @@ def profile(
     batch_dim: int = 0,
     device: str | torch.device | None = None,
     rates_only: bool = False,
-    model_name: str | None = None,
-    weights: str | None = None,
     progress: bool = False,
-):
-    """Profile ``model`` on ``inputs`` and return a :class:`snnenergy.report.Report`.
+) -> ProfileRun:
+    """Run ``model`` on ``inputs`` under the interceptor and return the counts (see :func:`snnenergy.profile`
+    for the arguments and the input rules).
 
-    Args:
-        model: any ``nn.Module`` (zoo, SpikingJelly, snnTorch or plain PyTorch).
-        inputs: a tensor (one batch, or split by ``batch_size``), an iterable of tensors, or a DataLoader
-            yielding tensors or ``(x, y)`` pairs.
-        time_steps: T; defaults to ``model.time_steps`` (or ``model.T``), else 1.
-        batch_dim: which input dim is the batch (``1`` for SpikingJelly-style ``[T, B, ...]`` inputs).
-        device: run on this device (model and inputs are moved there; the model is moved back afterwards).
-        rates_only: record neuron firing rates only (no op counting).
-        model_name, weights: labels stored in the report (weights: e.g. ``"untrained"`` or a checkpoint path).
-
-    Each batch is one forward pass in eval mode under ``torch.no_grad()``, with the neurons reset before it.
-    Counts are per sample. The model is left as it was found: the forward wrappers the profiler installs
-    removed, training flags restored, neurons reset, on its original device. Everything is computed and
-    copied to the host by the time this returns; the report's pandas tables are built on first access.
+    The model's state (parameters' storage, buffers, neuron states, flags, attributes) is saved first and
+    restored afterwards, also after an exception; the forward works on copies of its tensors. A second
+    profile of the same model from another thread while this one runs is refused.
     """
-    from ..report.report import build_report
+    with hidden_from_enclosing_modes() as enclosing:
+        return _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates_only, progress,
+                            enclosing)
 
+
+def _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates_only, progress,
+                 enclosing: EnclosingModes) -> ProfileRun:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    T = time_steps if time_steps is not None else (_model_time_steps(model) or 1)
-    if not isinstance(T, int) or T < 1:
-        raise ValueError(f"time_steps must be a positive int, got {T!r}")
-    declared = _model_time_steps(model)
-    if time_steps is not None and declared is not None and declared != time_steps:
-        raise ValueError(
-            f"time_steps={time_steps} does not match the model's own T={declared}; "
-            f"create the model with time_steps={time_steps} instead (e.g. create_model(name, time_steps={time_steps}))"
-        )
+    T = check_options(time_steps, batch_size, batch_dim, model)
+    arity = inp.forward_arity(model)
     modules = list(model.named_modules())  # one traversal serves the state, the wrappers and the resets
+    meta = _on_meta(modules)
+    if meta is not None:
+        raise ValueError(f"the model's tensors are on the meta device (shapes without values, e.g. {meta!r}); "
+                         f"load real weights first, or {_DRY_RUN_HINT}")
     orig_device = _model_device(modules)
-    dev = torch.device(device) if device is not None else orig_device
-    session = ProfileSession(model, T, dev, track_ops=not rates_only, modules=modules)
-    resetters = neuron_resetters(m for _, m in modules)
-    n_batches = 0
-    moved = dev != orig_device
-    try:
-        if moved:
-            model.to(dev)
-        with _preserved_state(model, modules, resetters):
-            try:
-                session.attach()
-                # the mode only around the forward: loading and checking a batch is not the model's work
-                mode = session if not rates_only else contextlib.nullcontext()
-                with torch.no_grad():
-                    for x in _iter_batches(inputs, batch_size):
-                        _check_batch(x)
-                        x = x.to(dev)
-                        session.batch_size = int(x.shape[batch_dim])
-                        for reset in resetters:
-                            reset()
-                        session.begin_forward((x,))
-                        with mode:
-                            try:
-                                model(x)
-                            except Exception as e:
-                                _explain_input_mismatch(e, model, x, batch_dim)
-                                raise
-                        session.samples += session.batch_size
-                        n_batches += 1
-            finally:
-                session.detach()
-    finally:
-        if moved:
-            model.to(orig_device)
+    dev = resolve_device(device, orig_device)
+    with exclusive(modules), preserved(modules):
+        if dev != orig_device:
+            model.to(dev)  # moves the working copies; the originals come back with the state
+        session = ProfileSession(model, T, dev, track_ops=not rates_only, modules=modules, batch_dim=batch_dim)
+        n_batches = _run_batches(session, model, modules, inputs, arity, batch_dim, batch_size, rates_only,
+                                 progress, enclosing)
     if n_batches == 0:
         raise ValueError("inputs yielded no batch: pass a non-empty tensor, list of tensors or DataLoader")
-    name = model_name or getattr(getattr(model, "model_card", None), "name", None) or type(model).__name__
-    return build_report(session, model_name=name, weights=weights, batches=n_batches, rates_only=rates_only)
+    return ProfileRun(session, n_batches, session.samples, rates_only)
+
+
+def _run_batches(session: ProfileSession, model: nn.Module, modules, inputs, arity: int, batch_dim: int,
+                 batch_size: int | None, rates_only: bool, progress: bool, enclosing: EnclosingModes) -> int:
+    """One eval-mode, no-grad forward per batch, neurons reset before each; return the number of batches.
+
+    Only the forward itself runs where enclosing torch-function modes see it: loading, checking and moving
+    a batch, resets and bookkeeping are the profiler's work."""
+    resetters = neuron_resetters(m for _, m in modules)
+    dev = session.device
+    n_batches = 0
+    model.eval()
+    with _progress(progress, inp.known_samples(inputs, arity, batch_dim) if progress else None) as bar:
+        try:
+            session.attach()
+            mode = session if not rates_only else contextlib.nullcontext()
+            with torch.no_grad():
+                for batch in inp.iter_batches(inputs, arity, batch_dim, batch_size):
+                    batch = tuple(t.to(dev) for t in batch)
+                    session.batch_size = int(batch[0].shape[batch_dim])
+                    for reset in resetters:
+                        reset()
+                    session.begin_forward(batch)
+                    try:
+                        with enclosing.visible(), session.active(), mode:
+                            model(*batch)
+                    except Exception as e:
+                        inp.explain_forward_error(e, model, batch, batch_dim)
+                        raise
+                    session.samples += session.batch_size
+                    n_batches += 1
+                    if bar is not None:
+                        bar.update(session.batch_size)
+        finally:
+            session.detach()
+    return n_batches

@@ -13,12 +13,12 @@ partial sum is an integer below 2^24 (exact), else in float64.
 from __future__ import annotations
 
 import math
+import string
 import threading
-from functools import lru_cache
 from typing import Sequence
 
+import numpy as np
 import torch
-import torch.nn.grad as nn_grad
 
 
 class Scratch:
@@ -108,8 +108,8 @@ def conv_padding(padding, kernel: Sequence[int], dilation: Sequence[int]) -> tup
         if padding == "valid":
             return (0,) * n
         if padding == "same":
-            # PyTorch pads (total // 2) on the left; the extra tap (odd total) goes right. The valid fan-out map
-            # only needs the left pad, the output size equals the input size.
+            # PyTorch pads total // 2 before the input and the rest (one more for an odd total) after it; the
+            # fan-out map only needs the padding before, the output size is the input size
             return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
         raise ValueError(f"unknown conv padding {padding!r}")
     return _tuple(padding, n)
@@ -127,30 +127,25 @@ def conv_dense(
     return int(out_shape[0]) * math.prod(out_shape[1:]) * kernel * int(weight_shape[1])
 
 
-@lru_cache(maxsize=512)
-def _fanout_map_cpu(
-    in_spatial: tuple[int, ...],
-    out_spatial: tuple[int, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    padding: tuple[int, ...],
-    dilation: tuple[int, ...],
-    transposed: bool,
-) -> torch.Tensor:
-    n = len(kernel)
-    ones_k = torch.ones((1, 1) + kernel, dtype=torch.float64)
-    if transposed:
-        # the adjoint of a transposed conv is a plain conv over the output grid
-        conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[n - 1]
-        fan = conv(torch.ones((1, 1) + out_spatial, dtype=torch.float64), ones_k, None, stride, padding, dilation)
-        # output_padding may leave the last input rows reaching nothing; crop/pad to the input grid
-        fan = fan[(0, 0) + tuple(slice(0, s) for s in in_spatial)]
-    else:
-        grad_input = (nn_grad.conv1d_input, nn_grad.conv2d_input, nn_grad.conv3d_input)[n - 1]
-        fan = grad_input(
-            (1, 1) + in_spatial, ones_k, torch.ones((1, 1) + out_spatial, dtype=torch.float64), stride, padding, dilation
-        )[0, 0]
-    return fan.round().to(torch.float64)  # integral fan-out counts, float64 for an exact matrix-vector product
+def _fanout_1d(n_in: int, n_out: int, k: int, s: int, p: int, d: int, transposed: bool) -> np.ndarray:
+    """Valid fan-out of each input position along one dim: the (output position, tap) pairs that read it
+    (``p``: the padding before the first input, whatever is padded after it)."""
+    taps = np.arange(k, dtype=np.int64) * d
+    if transposed:  # input i, tap j lands on output i·s - p + j·d
+        o = np.arange(n_in, dtype=np.int64)[:, None] * s - p + taps[None, :]
+        return ((o >= 0) & (o < n_out)).sum(1)
+    i = (np.arange(n_out, dtype=np.int64)[:, None] * s - p + taps[None, :]).ravel()
+    i = i[(i >= 0) & (i < n_in)]
+    return np.bincount(i, minlength=n_in)[:n_in]
+
+
+def fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed: bool) -> np.ndarray:
+    """The valid fan-out of every input position of a conv (``[*in_spatial]``): the outer product of the
+    per-dim fan-outs, since a tap is valid exactly when it is valid along every dim."""
+    fan = np.ones((), dtype=np.int64)
+    for dims in zip(in_spatial, out_spatial, kernel, stride, padding, dilation):
+        fan = np.multiply.outer(fan, _fanout_1d(*dims, transposed))
+    return fan
 
 
 F32_EXACT = 1 << 24  # float32 holds every integer up to 2^24 exactly
@@ -184,21 +179,52 @@ def count_nonzero_parts(x: torch.Tensor, n: int, scratch: Scratch | None = None)
     return sum_parts(ind, n, x.numel())
 
 
-_FANOUT_FLAT: dict[tuple, torch.Tensor] = {}
+class _FanoutCache:
+    """Flattened fan-out maps on their devices, bounded by bytes (oldest entries go first)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._maps: dict[tuple, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, make) -> torch.Tensor:
+        fan = self._maps.get(key)
+        if fan is None:
+            fan = make()
+            with self._lock:
+                if key not in self._maps:
+                    self._maps[key] = fan
+                    self.bytes += fan.numel() * fan.element_size()
+                    self._shrink(self.max_bytes)
+        return fan
+
+    def _shrink(self, limit: int) -> None:
+        while self.bytes > limit and self._maps:
+            old = self._maps.pop(next(iter(self._maps)))
+            self.bytes -= old.numel() * old.element_size()
+
+    def trim(self, keep_bytes: int) -> None:
+        """Drop entries (oldest first) until at most ``keep_bytes`` remain."""
+        with self._lock:
+            self._shrink(keep_bytes)
+
+
+FANOUT_MAX_BYTES = 64 << 20  # while profiling
+FANOUT_KEEP_BYTES = 4 << 20  # kept between profiles
+FANOUTS = _FanoutCache(FANOUT_MAX_BYTES)
 
 
 def _fanout_flat(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed: bool, dtype, device
                  ) -> torch.Tensor:
     """The valid fan-out of each input position, flattened, as ``dtype`` on ``device`` (cached)."""
     key = (in_spatial, out_spatial, kernel, stride, padding, dilation, transposed, dtype, device)
-    fan = _FANOUT_FLAT.get(key)
-    if fan is None:
-        fan = _fanout_map_cpu(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed).reshape(-1)
-        fan = fan.to(dtype=dtype, device=device)
-        if len(_FANOUT_FLAT) > 512:
-            _FANOUT_FLAT.clear()
-        _FANOUT_FLAT[key] = fan
-    return fan
+
+    def make() -> torch.Tensor:
+        fan = fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed)
+        return torch.from_numpy(fan.reshape(-1)).to(dtype=dtype, device=device)
+
+    return FANOUTS.get(key, make)
 
 
 def conv_position_counts(x: torch.Tensor, n: int, kernel_size: int, scratch: Scratch | None = None) -> torch.Tensor:
@@ -214,23 +240,67 @@ def conv_position_counts(x: torch.Tensor, n: int, kernel_size: int, scratch: Scr
     return counts
 
 
-def conv_effective_parts(
-    counts: torch.Tensor, x: torch.Tensor, out: torch.Tensor, weight: torch.Tensor, stride, padding, dilation,
-    transposed: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Effective ops (before the factor C_out/groups) and nonzero inputs of a batched conv call, per part of
-    :func:`conv_position_counts` (``[n]``; 0-d when there is one part): Σ over nonzero inputs of their valid
-    fan-out, the counts per position times the fan-out map."""
+def sum_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a sum of ``x``'s values is taken in: float64 for float64, else float32 (exact while the
+    sum stays below :data:`F32_EXACT`, which the caller checks against the value range)."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _magnitudes(x: torch.Tensor, scratch: Scratch | None) -> torch.Tensor:
+    """|x| (in ``scratch`` when given; a bool tensor is its own magnitude)."""
+    if x.dtype == torch.bool or not (x.is_floating_point() or x.is_signed()):
+        return x
+    out = scratch.like(x, x.dtype) if scratch is not None else torch.empty_like(x)
+    return torch.abs(x, out=out)
+
+
+def abs_sum_parts(x: torch.Tensor, n: int, scratch: Scratch | None = None) -> torch.Tensor:
+    """Σ|x| over ``n`` equal parts of dim 0 (``[n]``), or over all of it (0-d) when ``n == 1``."""
+    mags = _magnitudes(x, scratch)
+    if n == 1 or x.dim() == 0:
+        return mags.sum(dtype=sum_dtype(x))
+    return mags.reshape(n, -1).sum(1, dtype=sum_dtype(x))
+
+
+def conv_position_abs_sums(x: torch.Tensor, n: int, scratch: Scratch | None = None) -> torch.Tensor:
+    """Σ|x| of a batched conv input per spatial position over the samples and channels of each of ``n`` equal
+    parts of the batch dim (``[n, positions]``)."""
+    return _magnitudes(x, scratch).unflatten(0, (n, -1)).sum((1, 2), dtype=sum_dtype(x)).reshape(n, -1)
+
+
+def conv_fanout(x: torch.Tensor, out: torch.Tensor, weight: torch.Tensor, stride, padding, dilation,
+                transposed: bool, dtype: torch.dtype) -> torch.Tensor:
+    """The valid fan-out of each input position of a batched conv call, flattened (cached)."""
     nd = weight.dim() - 2
     kernel = tuple(weight.shape[2:])
     dilation = _tuple(dilation, nd)
     stride = _tuple(stride, nd)
     padding = conv_padding(padding, kernel, dilation)
-    fan = _fanout_flat(tuple(x.shape[2:]), tuple(out.shape[2:]), kernel, stride, padding, dilation, transposed,
-                       counts.dtype, x.device)
-    if counts.shape[0] == 1:
-        counts = counts[0]
-    return counts @ fan, counts.sum(-1)
+    return _fanout_flat(tuple(x.shape[2:]), tuple(out.shape[2:]), kernel, stride, padding, dilation, transposed,
+                        dtype, x.device)
+
+
+_FAN_TOTALS: dict[tuple, int] = {}
+
+
+def conv_fanout_total(x: torch.Tensor, out: torch.Tensor, weight: torch.Tensor, stride, padding, dilation,
+                      transposed: bool) -> int:
+    """Σ over the input positions of a batched conv call of their valid fan-out (padding taps excluded), on
+    the host: the product of the per-dim sums, since the map is their outer product (cached)."""
+    nd = weight.dim() - 2
+    kernel = tuple(weight.shape[2:])
+    dil = _tuple(dilation, nd)
+    key = (tuple(x.shape[2:]), tuple(out.shape[2:]), kernel, _tuple(stride, nd), conv_padding(padding, kernel, dil),
+           dil, transposed)
+    total = _FAN_TOTALS.get(key)
+    if total is None:
+        total = 1
+        for dims in zip(*key[:6]):
+            total *= int(_fanout_1d(*dims, transposed).sum())
+        if len(_FAN_TOTALS) > 4096:
+            _FAN_TOTALS.clear()
+        _FAN_TOTALS[key] = total
+    return total
 
 
 def matmul_pair_counts(a: torch.Tensor, b: torch.Tensor, dense: int, scratch: Scratch | None = None
@@ -275,6 +345,32 @@ def matmul_effective_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return per_batch.reshape(per_batch.shape[0], -1).sum(1)
 
 
+def attention_value_rows(v: torch.Tensor, n_queries: int, allowed: torch.Tensor | None
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Effective terms of P·V per leading row of ``v`` ``[..., S, Ev]``: Σ over keys s of (the queries whose
+    probability for s can be nonzero) · nnz(v[..., s, :]); and ``v``'s nonzeros per row (``None`` when a mask
+    batch broadcasts past ``v``'s rows)."""
+    vv = v if v.dim() >= 2 else v.unsqueeze(0)
+    nz_v = nonzero_indicator(vv).sum(-1, dtype=torch.float64)  # [..., S]
+    if allowed is None:
+        per_key = nz_v * n_queries
+    else:
+        per_key = allowed.to(torch.float64).sum(-2) * nz_v  # broadcast [..., S]
+    if per_key.dim() >= 2 and per_key.shape[0] == vv.shape[0] and vv.dim() >= 3:
+        eff = per_key.reshape(per_key.shape[0], -1).sum(1)
+        return eff.round().to(torch.int64), nonzero_rows(vv)
+    return per_key.sum().round().to(torch.int64).reshape(1), None
+
+
+def attention_value_full(v: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """P·V's terms had every value of ``v`` been nonzero: Σ over keys of the queries allowed to attend to
+    them, times the value width, over the broadcast batch (0-d float64, on the device)."""
+    vv = v if v.dim() >= 2 else v.unsqueeze(0)
+    per_key = allowed.to(torch.float64).sum(-2)  # [..., S]
+    rows = torch.ones(vv.shape[:-1], dtype=torch.float64, device=v.device)
+    return (per_key * rows).sum() * int(vv.shape[-1])
+
+
 def matmul_dense(a_shape: Sequence[int], b_shape: Sequence[int]) -> int:
     """Nominal MACs of ``a @ b`` with broadcasting (M·K·N per batch element)."""
     a_shape, b_shape = list(a_shape), list(b_shape)
@@ -308,16 +404,62 @@ def elementwise_effective_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     return nonzero_rows(both)
 
 
-def einsum_counts(equation: str, a: torch.Tensor, b: torch.Tensor) -> tuple[int, torch.Tensor]:
-    """Dense (product of all index sizes) and effective terms of a two-operand einsum (one row)."""
-    lhs = equation.replace(" ", "").split("->")[0]
-    in_a, in_b = lhs.split(",")
-    if "." in in_a or "." in in_b:
-        raise NotImplementedError("einsum with '...' is not counted")
+def einsum_subscripts(equation: str, a_dim: int, b_dim: int) -> tuple[str, str, str]:
+    """The subscripts of a two-operand einsum with any ``...`` spelled out as letters (broadcast from the
+    right) and the output made explicit: ``(in_a, in_b, out)``."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != 2:
+        raise ValueError(f"einsum {equation!r} does not have two operands")
+    spare = iter(c for c in string.ascii_letters if c not in eq)
+    ell_dims = max(d - (len(sub) - 3) if "..." in sub else 0 for sub, d in zip(subs, (a_dim, b_dim)))
+    ell = "".join(next(spare) for _ in range(ell_dims))
+    full = []
+    for sub, d in zip(subs, (a_dim, b_dim)):
+        if "..." in sub:
+            n = d - (len(sub) - 3)
+            sub = sub.replace("...", ell[ell_dims - n:])
+        full.append(sub)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:  # implicit output: the ellipsis, then the letters that appear once, in order
+        joined = "".join(full)
+        out = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
+    return full[0], full[1], out
+
+
+def einsum_counts(equation: str, a: torch.Tensor, b: torch.Tensor, b_weight: bool = False
+                  ) -> tuple[int, torch.Tensor, bool]:
+    """Dense ops (the product of every index size) and effective terms of a two-operand einsum, per index
+    of ``a``'s first subscript when the output keeps it (a batch or time index), else in one row; and whether
+    the rows are ``a``'s. A weight ``b`` is dense (every weight meets every nonzero activation)."""
+    in_a, in_b, out = einsum_subscripts(equation, a.dim(), b.dim())
     sizes: dict[str, int] = {}
     for idx, t in ((in_a, a), (in_b, b)):
-        for ch, s in zip(idx, t.shape):
-            sizes[ch] = max(sizes.get(ch, 1), int(s))
+        for ch, n in zip(idx, t.shape):
+            sizes[ch] = max(sizes.get(ch, 1), int(n))
     dense = math.prod(sizes.values())
-    eff = torch.einsum(f"{in_a},{in_b}->", (a != 0).to(torch.float64), (b != 0).to(torch.float64))
-    return dense, eff.round().to(torch.int64).reshape(1)
+    ind_a = (a != 0).to(torch.float64)
+    ind_b = torch.ones(b.shape, dtype=torch.float64, device=b.device) if b_weight else (b != 0).to(torch.float64)
+    lead = in_a[:1] if in_a and in_a[0] in out and a.shape[0] == sizes[in_a[0]] else ""
+    eff = torch.einsum(f"{in_a},{in_b}->{lead}", ind_a, ind_b)
+    return dense, eff.round().to(torch.int64).reshape(-1), bool(lead)
+
+
+def tensordot_equation(a_dim: int, b_dim: int, dims) -> str:
+    """The einsum equation of ``torch.tensordot(a, b, dims)``."""
+    if isinstance(dims, int):
+        da, db = list(range(a_dim - dims, a_dim)), list(range(dims))
+    elif isinstance(dims, torch.Tensor):
+        da, db = [int(i) for i in dims[0]], [int(i) for i in dims[1]]
+    else:
+        da, db = [int(i) for i in dims[0]], [int(i) for i in dims[1]]
+    da, db = [d % a_dim for d in da], [d % b_dim for d in db]
+    letters = iter(string.ascii_letters)
+    sa = [next(letters) for _ in range(a_dim)]
+    sb = [next(letters) for _ in range(b_dim)]
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in da] + [c for j, c in enumerate(sb) if j not in db]
+    return f"{''.join(sa)},{''.join(sb)}->{''.join(out)}"

@@ -10,8 +10,8 @@ SYNAPTIC_CONV = {
     "conv1d": (1, False), "conv2d": (2, False), "conv3d": (3, False),
     "conv_transpose1d": (1, True), "conv_transpose2d": (2, True), "conv_transpose3d": (3, True),
 }
-SYNAPTIC_MATMUL = {"matmul", "mm", "bmm", "addmm", "baddbmm"}
-SYNAPTIC_OTHER = {"linear", "einsum", "mul", "scaled_dot_product_attention"}
+SYNAPTIC_MATMUL = {"matmul", "mm", "bmm", "addmm", "baddbmm", "addbmm", "addmv", "linalg_matmul", "mv", "dot"}
+SYNAPTIC_OTHER = {"linear", "einsum", "tensordot", "mul", "scaled_dot_product_attention"}
 SYNAPTIC = set(SYNAPTIC_CONV) | SYNAPTIC_MATMUL | SYNAPTIC_OTHER
 
 # Non-synaptic ops that cost energy: counted by calls and output elements, attributed to their module.
@@ -84,6 +84,10 @@ def normalise_name(raw: str) -> str:
         base = raw[:-1]
         return _DUNDER.get(base, base)
     return raw
+
+
+# in-place spellings of free ops ("fill_", "copy_") are looked up by their normalised names
+FREE |= {normalise_name(n) for n in FREE if n.endswith("_")}
 
 
 def category(name: str) -> str:

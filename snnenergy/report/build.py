@@ -1,6 +1,7 @@
 """Turning a profiling session's device accumulators into the report's tables (one transfer, at the end)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -11,14 +12,11 @@ from ..profiler.kinds import INTEGER, KIND_NAMES, N_KINDS, SPIKE_KINDS, WEIGHT
 LAYER_COLUMNS = [
     "layer", "op", "index", "input_kind", "other_operand", "input_min", "input_max", "input_rate",
     "dense_ops", "effective_ops", "ac", "integer_mac", "mac", "bias_ops", "calls", "per_step", "producer",
+    "weight_params", "input_elements", "output_elements", "value_weighted_ops", "full_rate_ops",
 ]
+PROVENANCE_COLUMNS = ["node", "layer", "op", "category", "input"]
 NEURON_COLUMNS = ["layer", "type", "neurons", "firing_rate", "spikes", "dead", "saturated", "has_leak",
                   "output_min", "output_max", "per_step", "calls"]
-
-
-def _worst(kind_calls: np.ndarray) -> int:
-    used = np.nonzero(kind_calls)[0]
-    return int(used.max()) if used.size else 0
 
 
 def _bucket_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,12 +35,6 @@ def _bucket_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _AC, _IMAC, _MAC = _bucket_masks()
 
 
-def _buckets(eff: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split effective ops [kind_a, kind_b, slot] into AC, integer-MAC and MAC per slot."""
-    flat = eff.reshape(N_KINDS * N_KINDS, -1)
-    return flat[_AC].sum(0), flat[_IMAC].sum(0), flat[_MAC].sum(0)
-
-
 def _time_mode(calls: int, untimed: int, T: int, batches: int) -> str:
     if untimed == 0:
         return "steps"
@@ -51,14 +43,6 @@ def _time_mode(calls: int, untimed: int, T: int, batches: int) -> str:
     if untimed == calls:
         return "none"
     return "mixed"
-
-
-def _fold(values: np.ndarray, mode: str, T: int) -> tuple[np.ndarray, float]:
-    """Per-step values (length T, NaN when the op has no time step) and the total."""
-    total = float(values.sum())
-    if mode in ("steps", "call", "mixed"):
-        return values[:T].astype(np.float64), total
-    return np.full(T, np.nan), total
 
 
 _FLOAT_TYPES = {float, np.float64}
@@ -77,100 +61,135 @@ def _column(values: list) -> Any:
     return values
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
-    """``pd.DataFrame(rows)`` (columns in order of first appearance, NaN where a row lacks one), built from typed
-    columns: a few times quicker than from the records."""
-    if columns is None:
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-    nan = float("nan")
-    return pd.DataFrame({c: _column([row.get(c, nan) for row in rows]) for c in columns}, columns=columns)
-
-
-def site_summaries(session, samples: int) -> list[dict[str, Any]]:
-    """The per-site numbers both site tables are built from."""
+def site_summaries(session, samples: int) -> dict[str, Any]:
+    """The per-site arrays both site tables are built from, one row per site (stacked once, so that the
+    tables are column operations rather than a loop of small reductions per site)."""
     T = session.T
     batches = max(session.forward_id, 1)
-    out = []
-    for site in session.sites.values():
-        eff = site.effective
-        nnz = site.nnz.astype(np.float64)
-        elements = np.array(site.elements, dtype=np.float64)
-        ac, imac, mac = _buckets(eff)
-        out.append({
-            "site": site, "nnz": nnz, "dense": np.array(site.dense, dtype=np.float64), "elements": elements,
-            "ac": ac, "imac": imac, "mac": mac, "eff_steps": eff.sum((0, 1)),
-            "mode": _time_mode(site.calls, site.untimed_calls, T, batches),
-        })
-    return out
+    sites = list(session.sites.values())
+    if not sites:
+        return {"sites": []}
+    eff = np.stack([site.effective for site in sites])  # [sites, kind A, kind B, slot]
+    flat = eff.reshape(len(sites), N_KINDS * N_KINDS, -1)
+    return {
+        "sites": sites,
+        "nnz": np.stack([site.nnz for site in sites]).astype(np.float64),
+        "dense": np.array([site.dense for site in sites], dtype=np.float64),
+        "elements": np.array([site.elements for site in sites], dtype=np.float64),
+        "ac": flat[:, _AC].sum(1), "imac": flat[:, _IMAC].sum(1), "mac": flat[:, _MAC].sum(1),
+        "eff_steps": eff.sum((1, 2)),
+        "kinds": np.stack([site.kind_calls for site in sites]),
+        "modes": ["call" if site.call_ordered and site.untimed_calls == site.calls else
+                  _time_mode(site.calls, site.untimed_calls, T, batches) for site in sites],
+    }
 
 
-def layer_table(session, samples: int, summaries: list[dict[str, Any]]) -> pd.DataFrame:
+def _worst_rows(counts: np.ndarray) -> np.ndarray:
+    """Per row of ``counts`` ``[rows, kinds]``, the highest kind with a nonzero count (0 when none)."""
+    used = counts != 0
+    last = counts.shape[1] - 1 - np.argmax(used[:, ::-1], axis=1)
+    return np.where(used.any(1), last, 0)
+
+
+def _rates(num: np.ndarray, den: np.ndarray, timed: np.ndarray, T: int) -> np.ndarray:
+    """``num / den`` per slot (NaN where ``den`` is 0), the first T slots, NaN on rows without time steps."""
+    rates = np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)[:, :T]
+    rates[~timed] = np.nan
+    return rates
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.full_like(num, np.nan), where=den != 0)
+
+
+def layer_table(session, samples: int, summaries: dict[str, Any]) -> pd.DataFrame:
     T = session.T
+    sites = summaries["sites"]
+    if not sites:
+        return pd.DataFrame(columns=LAYER_COLUMNS + [f"rate_t{t}" for t in range(T)])
     batches = max(session.forward_id, 1)
     s = float(samples)
-    rows: list[dict[str, Any]] = []
-    for d in summaries:
-        site, nnz, elements = d["site"], d["nnz"], d["elements"]
-        kinds = site.kind_calls
-        ka = _worst(kinds.sum(1))
-        weight = kinds[:, WEIGHT].sum() > 0
-        kb = WEIGHT if weight else _worst(kinds.sum(0))
-        producers = sorted(site.producers_a.items(), key=lambda kv: -kv[1])
-        el_total = elements.sum()
-        row = {
-            "layer": site.layer,
-            "op": site.op,
-            "index": site.index,
-            "input_kind": KIND_NAMES[ka],
-            "other_operand": KIND_NAMES[kb],
-            "input_min": float(site.a_min),
-            "input_max": float(site.a_max),
-            "input_rate": float(nnz.sum() / el_total) if el_total else float("nan"),
-            "dense_ops": d["dense"].sum() / s,
-            "effective_ops": d["eff_steps"].sum() / s,
-            "ac": d["ac"].sum() / s,
-            "integer_mac": d["imac"].sum() / s,
-            "mac": d["mac"].sum() / s,
-            "bias_ops": site.bias_ops / s,
-            "calls": site.calls / batches,
-            "per_step": d["mode"] in ("steps", "call"),
-            "producer": ";".join(p for p, _ in producers),
-        }
-        if kb != WEIGHT:
-            row["other_min"] = float(site.b_min)
-            row["other_max"] = float(site.b_max)
-            row["other_producer"] = ";".join(sorted(site.producers_b, key=lambda p: -site.producers_b[p]))
-        rates, _ = _fold(np.divide(nnz, elements, out=np.full_like(nnz, np.nan), where=elements > 0), d["mode"], T)
-        for t in range(T):
-            row[f"rate_t{t}"] = rates[t]
-        rows.append(row)
-    if not rows:
-        return pd.DataFrame(columns=LAYER_COLUMNS + [f"rate_t{t}" for t in range(T)])
-    return _frame(rows)
+    kinds = summaries["kinds"]
+    ka = _worst_rows(kinds.sum(2))
+    weight = kinds[:, :, WEIGHT].sum(1) > 0
+    kb = np.where(weight, WEIGHT, _worst_rows(kinds.sum(1)))
+    nnz, elements = summaries["nnz"], summaries["elements"]
+    el_total = elements.sum(1)
+    modes = summaries["modes"]
+    cols: dict[str, Any] = {
+        "layer": [site.layer for site in sites],
+        "op": [site.op for site in sites],
+        "index": np.array([site.index for site in sites], dtype=np.int64),
+        "input_kind": [KIND_NAMES[k] for k in ka],
+        "other_operand": [KIND_NAMES[k] for k in kb],
+        "input_min": np.array([site.a_min for site in sites], dtype=np.float64),
+        "input_max": np.array([site.a_max for site in sites], dtype=np.float64),
+        "input_rate": _ratio(nnz.sum(1), el_total),
+        "dense_ops": summaries["dense"].sum(1) / s,
+        "effective_ops": summaries["eff_steps"].sum(1) / s,
+        "ac": summaries["ac"].sum(1) / s,
+        "integer_mac": summaries["imac"].sum(1) / s,
+        "mac": summaries["mac"].sum(1) / s,
+        "bias_ops": np.array([site.bias_ops for site in sites], dtype=np.float64) / s,
+        "calls": np.array([site.calls for site in sites], dtype=np.float64) / batches,
+        "per_step": np.array([m in ("steps", "call") for m in modes], dtype=bool),
+        "producer": [";".join(p for p, _ in sorted(site.producers_a.items(), key=lambda kv: -kv[1]))
+                     for site in sites],
+        "weight_params": np.array([float(math.prod(site.weight_shape)) if w and site.weight_shape is not None
+                                   else 0.0 for site, w in zip(sites, weight)], dtype=np.float64),
+        "input_elements": el_total / s,
+        "output_elements": np.array([site.output_elements for site in sites], dtype=np.float64) / s,
+        "value_weighted_ops": np.array([site.value_weighted for site in sites], dtype=np.float64) / s,
+        "full_rate_ops": np.array([site.full_rate_ops for site in sites], dtype=np.float64) / s,
+    }
+    other = _other_operand_columns(sites, weight) if not weight.all() else {}
+    rates = _rates(nnz, elements, np.array([m != "none" for m in modes]), T)
+    step_cols = {f"rate_t{t}": rates[:, t] for t in range(T)}
+    # columns in order of first appearance, as a frame of the rows would have them
+    for part in ((other, step_cols) if not weight[0] else (step_cols, other)):
+        cols.update(part)
+    return pd.DataFrame(cols)
+
+
+def _other_operand_columns(sites: list, weight: np.ndarray) -> dict[str, Any]:
+    """Range and producer of operand B, for products of two activations (NaN on weight layers' rows)."""
+    nan = float("nan")
+    producer = [nan if w else ";".join(sorted(site.producers_b, key=lambda p: -site.producers_b[p]))
+                for site, w in zip(sites, weight)]
+    return {
+        "other_min": np.array([nan if w else site.b_min for site, w in zip(sites, weight)], dtype=np.float64),
+        "other_max": np.array([nan if w else site.b_max for site, w in zip(sites, weight)], dtype=np.float64),
+        "other_producer": _column(producer),
+    }
 
 
 STEP_COLUMNS = ["layer", "op", "index", "step", "dense_ops", "effective_ops", "ac", "integer_mac", "mac",
                 "input_rate"]
 
 
-def step_table(session, samples: int, summaries: list[dict[str, Any]]) -> pd.DataFrame:
+def step_table(session, samples: int, summaries: dict[str, Any]) -> pd.DataFrame:
     T = session.T
     s = float(samples)
-    rows: list[dict[str, Any]] = []
-    for d in summaries:
-        if d["mode"] == "none":
-            continue
-        site, nnz, elements, dense = d["site"], d["nnz"], d["elements"], d["dense"]
-        for t in range(T):
-            rows.append({
-                "layer": site.layer, "op": site.op, "index": site.index, "step": t,
-                "dense_ops": dense[t] / s, "effective_ops": d["eff_steps"][t] / s, "ac": d["ac"][t] / s,
-                "integer_mac": d["imac"][t] / s, "mac": d["mac"][t] / s,
-                "input_rate": nnz[t] / elements[t] if elements[t] else np.nan,
-            })
-    if not rows:
-        return pd.DataFrame(rows, columns=STEP_COLUMNS)
-    return _frame(rows, STEP_COLUMNS)
+    sites = summaries["sites"]
+    keep = [i for i, m in enumerate(summaries.get("modes", ())) if m != "none"]
+    if not keep:
+        return pd.DataFrame([], columns=STEP_COLUMNS)
+    rows = np.array(keep)
+
+    def per_step(name: str) -> np.ndarray:
+        return summaries[name][rows, :T].reshape(-1)
+
+    nnz, elements = per_step("nnz"), per_step("elements")
+    cols = {
+        "layer": [sites[i].layer for i in keep for _ in range(T)],
+        "op": [sites[i].op for i in keep for _ in range(T)],
+        "index": np.repeat(np.array([sites[i].index for i in keep], dtype=np.int64), T),
+        "step": np.tile(np.arange(T, dtype=np.int64), len(keep)),
+        "dense_ops": per_step("dense") / s, "effective_ops": per_step("eff_steps") / s, "ac": per_step("ac") / s,
+        "integer_mac": per_step("imac") / s, "mac": per_step("mac") / s,
+        "input_rate": np.divide(nnz, elements, out=np.full_like(nnz, np.nan), where=elements != 0),
+    }
+    return pd.DataFrame(cols, columns=STEP_COLUMNS)
 
 
 def site_tables(session, samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -181,40 +200,45 @@ def site_tables(session, samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def neuron_table(session, samples: int) -> pd.DataFrame:
     T = session.T
     session.neuron_fractions()
-    rows = []
+    cols_names = NEURON_COLUMNS + [f"rate_t{t}" for t in range(T)]
+    neurons = list(session.neurons.values())
+    if not neurons:
+        return pd.DataFrame([], columns=cols_names)
     batches = max(session.forward_id, 1)
-    for st in session.neurons.values():
-        spikes = st.spikes
-        elements = np.array(st.elements, dtype=np.float64)
-        mode = _time_mode(st.calls, st.untimed_calls, T, batches)
-        total_el = elements.sum()
-        rates, _ = _fold(np.divide(spikes, elements, out=np.full_like(spikes, np.nan), where=elements > 0), mode, T)
-        steps_per_call = T if mode in ("steps", "call") else 1
-        row = {
-            "layer": st.layer,
-            "type": st.type,
-            "neurons": total_el / samples / steps_per_call,
-            "firing_rate": float(spikes.sum() / total_el) if total_el else float("nan"),
-            "spikes": float(spikes.sum()) / samples,
-            "dead": float(st.dead) if st.neuron_steps else float("nan"),
-            "saturated": float(st.saturated) if st.neuron_steps else float("nan"),
-            "has_leak": bool(st.has_leak),
-            "output_min": float(st.out_min) if np.isfinite(st.out_min) else float("nan"),
-            "output_max": float(st.out_max) if np.isfinite(st.out_max) else float("nan"),
-            "per_step": mode in ("steps", "call"),
-            "calls": st.calls / batches,
-        }
-        for t in range(T):
-            row[f"rate_t{t}"] = rates[t]
-        rows.append(row)
-    cols = NEURON_COLUMNS + [f"rate_t{t}" for t in range(T)]
-    return _frame(rows, cols) if rows else pd.DataFrame(rows, columns=cols)
+    nan = float("nan")
+    spikes = np.stack([st.spikes for st in neurons])
+    elements = np.array([st.elements for st in neurons], dtype=np.float64)
+    modes = [_time_mode(st.calls, st.untimed_calls, T, batches) for st in neurons]
+    timed = np.array([m in ("steps", "call") for m in modes], dtype=bool)
+    total_el, total_spikes = elements.sum(1), spikes.sum(1)
+    rates = _rates(spikes, elements, np.array([m != "none" for m in modes]), T)
+    cols: dict[str, Any] = {
+        "layer": [st.layer for st in neurons],
+        "type": [st.type for st in neurons],
+        "neurons": total_el / samples / np.where(timed, T, 1),
+        "firing_rate": _ratio(total_spikes, total_el),
+        "spikes": total_spikes / samples,
+        "dead": np.array([st.dead if st.neuron_steps else nan for st in neurons], dtype=np.float64),
+        "saturated": np.array([st.saturated if st.neuron_steps else nan for st in neurons], dtype=np.float64),
+        "has_leak": np.array([bool(st.has_leak) for st in neurons], dtype=bool),
+        "output_min": np.array([st.out_min if np.isfinite(st.out_min) else nan for st in neurons], dtype=np.float64),
+        "output_max": np.array([st.out_max if np.isfinite(st.out_max) else nan for st in neurons], dtype=np.float64),
+        "per_step": timed,
+        "calls": np.array([st.calls for st in neurons], dtype=np.float64) / batches,
+    }
+    cols.update({f"rate_t{t}": rates[:, t] for t in range(T)})
+    return pd.DataFrame(cols, columns=cols_names)
 
 
 def other_table(session, samples: int) -> pd.DataFrame:
     rows = [{"layer": o.layer, "op": o.op, "calls": o.calls / max(session.forward_id, 1),
              "elements": o.elements / samples} for o in session.others.values()]
     return pd.DataFrame(rows, columns=["layer", "op", "calls", "elements"])
+
+
+def provenance_table(session) -> pd.DataFrame:
+    """One row per distinct producer → consumer edge (see ``ProfileSession.provenance_edges``)."""
+    return pd.DataFrame(session.provenance_edges(), columns=PROVENANCE_COLUMNS)
 
 
 def unsupported_table(session) -> pd.DataFrame:

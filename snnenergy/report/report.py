@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .build import layer_table, neuron_table, other_table, site_summaries, step_table, unsupported_table
+from .build import (layer_table, neuron_table, other_table, provenance_table, site_summaries, step_table,
+                    unsupported_table)
 
 FORMAT = "snnenergy-report"
 FORMAT_VERSION = 1
-_TABLES = ("layers", "per_step", "neurons", "other_ops", "unsupported")
+_TABLES = ("layers", "per_step", "neurons", "other_ops", "unsupported", "provenance")
+_OPTIONAL_TABLES = ("provenance",)  # absent from reports written before the audit existed
 
 
 class Report:
@@ -39,11 +41,12 @@ class Report:
         neurons: pd.DataFrame | None = None,
         other_ops: pd.DataFrame | None = None,
         unsupported: pd.DataFrame | None = None,
+        provenance: pd.DataFrame | None = None,
         builders: dict[str, Callable[[], pd.DataFrame]] | None = None,
     ) -> None:
         self.meta = meta
         given = {"layers": layers, "per_step": per_step, "neurons": neurons, "other_ops": other_ops,
-                 "unsupported": unsupported}
+                 "unsupported": unsupported, "provenance": provenance}
         self._tables = {k: v for k, v in given.items() if v is not None}
         self._builders = builders or {}
 
@@ -60,6 +63,8 @@ class Report:
     neurons = property(lambda self: self._table("neurons"), doc="Neuron layers and their firing rates.")
     other_ops = property(lambda self: self._table("other_ops"), doc="Non-synaptic ops: calls and elements.")
     unsupported = property(lambda self: self._table("unsupported"), doc="Ops not counted, with call counts.")
+    provenance = property(lambda self: self._table("provenance"),
+                          doc="Producer → consumer edges: node, layer, op, category, input (one row per edge).")
 
     # ------------------------------------------------------------------ totals
     @property
@@ -78,11 +83,55 @@ class Report:
             out["firing_rate"] = out["spikes"] / out["neuron_updates"] if out["neuron_updates"] else float("nan")
         return out
 
-    def energy(self, preset: str = "fp32", level: int = 1, integer_as: str = "mac"):
-        """Energy per sample (an :class:`snnenergy.energy.EnergyReport`); see :func:`estimate_energy`."""
+    def energy(self, preset: str = "fp32", level: int = 1, integer_as: str = "mac", convention: str = "snnenergy",
+               sram_kib: float | None = None, dram: bool = False, sram_model: str = "packed",
+               **convention_options):
+        """Energy per sample (an :class:`snnenergy.energy.EnergyReport`); see :func:`estimate_energy`.
+
+        ``convention`` other than ``"snnenergy"`` replays a paper's bookkeeping (:mod:`snnenergy.energy.conventions`)
+        and returns its ``ConventionResult`` (``.mJ``, ``.terms``, ``.assumptions``); ``convention_options`` go
+        to it (e.g. ``ssa_heads``, ``integer``). ``sram_kib``, ``dram``, ``sram_model``: the level-3 memory model
+        (:mod:`snnenergy.energy.memory`)."""
+        if convention != "snnenergy":
+            from ..energy.conventions import apply_convention
+
+            return apply_convention(self, convention, preset, **convention_options)
+        if convention_options:
+            raise TypeError(f"options {sorted(convention_options)} apply only to a paper convention, "
+                            "not to convention='snnenergy'")
         from ..energy.model import estimate_energy
 
-        return estimate_energy(self, preset=preset, level=level, integer_as=integer_as)
+        return estimate_energy(self, preset=preset, level=level, integer_as=integer_as, sram_kib=sram_kib,
+                               dram=dram, sram_model=sram_model)
+
+    def energy_table(self, presets=("fp32",), levels=(1, 2, 3), integer_as: str = "mac", **memory):
+        """One DataFrame row per (preset, level): totals, ratios, break-even rates (%) and per-term totals."""
+        from ..energy.table import energy_table
+
+        return energy_table(self, presets=presets, levels=levels, integer_as=integer_as, **memory)
+
+    def rate_table(self, format: str = "frame", by: str = "layer", percent: bool = True, blocks: str = "repeated",
+                   digits: int = 2):
+        """Firing rates in the papers' format: per layer x time step (``by="layer"``) or per block with one column
+        per role, attention input / Q / K / V / attention / MLP (``by="block"``), as a DataFrame
+        (``format="frame"``), CSV or booktabs LaTeX text; see :mod:`snnenergy.report.rate_tables`."""
+        from .rate_tables import rate_table
+
+        return rate_table(self, format=format, by=by, percent=percent, blocks=blocks, digits=digits)
+
+    def group_by(self, by="top", preset: str = "fp32", level: int = 2, integer_as: str = "mac") -> pd.DataFrame:
+        """Energy (mJ per sample, per term) and op counts (AC / MAC / integer MAC, neuron updates) per group of
+        layers: ``by="top"`` (top-level module, e.g. the branches of a hybrid ANN–SNN model), ``"block"``, a
+        mapping ``{module prefix: group}`` or a callable on the layer path; see :mod:`snnenergy.report.grouping`."""
+        from .grouping import group_table
+
+        return group_table(self, by=by, preset=preset, level=level, integer_as=integer_as)
+
+    def audit(self, preset: str = "fp32", integer_as: str = "mac"):
+        """The spike-driven audit of this profile (an :class:`snnenergy.audit.Audit`); see :func:`audit_report`."""
+        from ..audit.api import audit_report
+
+        return audit_report(self, preset=preset, integer_as=integer_as)
 
     def to_dataframe(self) -> pd.DataFrame:
         """The per-layer synaptic-op table (a copy)."""
@@ -110,7 +159,11 @@ class Report:
             raise ValueError("not an snnenergy report (missing format marker 'snnenergy-report')")
         if data.get("version") != FORMAT_VERSION:
             raise ValueError(f"report format version {data.get('version')} is not supported (expected {FORMAT_VERSION})")
-        tables = {name: _frame_from_dict(data["tables"][name]) for name in _TABLES}
+        stored = data["tables"]
+        missing = [n for n in _TABLES if n not in stored and n not in _OPTIONAL_TABLES]
+        if missing:
+            raise ValueError(f"report is missing its table(s) {', '.join(missing)}; was it written by snnenergy?")
+        tables = {name: _frame_from_dict(stored[name]) for name in _TABLES if name in stored}
         return cls(meta=data["meta"], **tables)
 
     @classmethod
@@ -122,14 +175,28 @@ class Report:
                 s = f.read()
         return cls.from_dict(json.loads(s))
 
-    def to_markdown(self, preset: str = "fp32", level: int = 1) -> str:
-        """A Markdown document: summary, energy, per-layer, neuron and unsupported-op tables."""
+    @classmethod
+    def merge(cls, reports) -> "Report":
+        """One report equal to a single run over the data of ``reports`` (Reports, their dicts or JSON paths) made
+        separately, e.g. per shard or per process; refuses reports of different models, T or counting versions.
+        The rules per column are in :mod:`snnenergy.report.merge`."""
+        from .merge import merge_reports
+
+        return merge_reports(reports)
+
+    def to_markdown(self, preset: str = "fp32", level: int = 1, integer_as: str = "mac") -> str:
+        """A Markdown document: summary, energy, per-block, per-site, neuron and unsupported-op tables."""
         from .render import markdown_report
 
-        return markdown_report(self, preset=preset, level=level)
+        return markdown_report(self, preset=preset, level=level, integer_as=integer_as)
 
-    def save(self, out_dir: str | os.PathLike, preset: str = "fp32", level: int = 1) -> dict[str, str]:
-        """Write ``report.json``, ``layers.csv``, ``neurons.csv``, ``energy.csv``, ``report.md`` (atomically)."""
+    def save(self, out_dir: str | os.PathLike, preset: str = "fp32", level: int = 1,
+             integer_as: str = "mac", sram_kib: float | None = None, dram: bool = False,
+             sram_model: str = "packed") -> dict[str, str]:
+        """Write ``report.json`` (with the energy totals under ``meta.energy``), ``layers.csv``, ``neurons.csv``,
+        ``energy.csv`` and ``report.md`` to ``out_dir``, each atomically and with the permissions the umask
+        gives new files. A report whose ACs are unknown (a dry run without rates) gets no energy."""
+        memory = {"sram_kib": sram_kib, "dram": dram, "sram_model": sram_model}
         os.makedirs(out_dir, exist_ok=True)
         paths = {
             "json": os.path.join(out_dir, "report.json"),
@@ -138,11 +205,26 @@ class Report:
             "energy_csv": os.path.join(out_dir, "energy.csv"),
             "markdown": os.path.join(out_dir, "report.md"),
         }
-        self.to_json(paths["json"])
-        atomic_write(paths["layers_csv"], self.layers.to_csv(index=False))
-        atomic_write(paths["neurons_csv"], self.neurons.to_csv(index=False))
-        atomic_write(paths["energy_csv"], self.energy(preset, level).to_dataframe().to_csv(index=False))
-        atomic_write(paths["markdown"], self.to_markdown(preset=preset, level=level))
+        from .render import markdown_report
+
+        data = self.to_dict()
+        energy = None
+        if not self.meta.get("rates_only") and not self.layers.empty and not self.layers["ac"].isna().any():
+            energy = self.energy(preset, level, integer_as=integer_as, **memory)
+            data["meta"] = {**data["meta"], "energy": {"preset": energy.preset.name, "level": level,
+                                                       "integer_as": integer_as, "memory": memory,
+                                                       "totals": energy.totals}}
+        texts = {
+            "json": json.dumps(data, indent=1, allow_nan=True, default=_json_default),
+            "layers_csv": self.layers.to_csv(index=False),
+            "neurons_csv": self.neurons.to_csv(index=False),
+            "energy_csv": energy.to_dataframe().to_csv(index=False) if energy is not None else "",
+            "markdown": markdown_report(self, preset=preset, level=level, integer_as=integer_as, **memory),
+        }
+        mode = 0o666 & ~_umask()
+        for key, path in paths.items():
+            atomic_write(path, texts[key])
+            os.chmod(path, mode)
         return paths
 
     def __str__(self) -> str:
@@ -156,8 +238,16 @@ class Report:
                 f"ac={t['ac']:.4g}, mac={t['mac']:.4g}, integer_mac={t['integer_mac']:.4g})")
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file. The file
+    gets the permissions the umask gives a new file (``mkstemp`` alone would make it 0600)."""
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
@@ -165,6 +255,7 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -224,10 +315,14 @@ def build_report(session, model_name: str, weights: str | None, batches: int, ra
         "batches": batches,
         "device": str(session.device),
         "weights": weights or "as given",
+        "inputs": "as given to snnenergy.profile",
         "rates_only": rates_only,
         "torch": torch.__version__,
         "snnenergy": _version(),
-        "counting": "per sample; effective = terms with both operands nonzero; dense = nominal (fvcore) MACs",
+        "counting": "per sample; effective = terms with both operands nonzero; dense = nominal (fvcore) MACs; "
+                    "attention: every Q·Kᵀ score counts, masked probabilities (exactly zero) do not count in P·V",
+        # user modules that behave like unregistered neurons (state kept, non-spike inputs turned into spikes)
+        "probable_neurons": list(getattr(session, "probable_neurons", [])),
     }
     summaries: list = []
 
@@ -242,8 +337,21 @@ def build_report(session, model_name: str, weights: str | None, batches: int, ra
         "neurons": lambda: neuron_table(session, samples),
         "other_ops": lambda: other_table(session, samples),
         "unsupported": lambda: unsupported_table(session),
+        "provenance": lambda: provenance_table(session),
     }
-    return Report(meta, builders=builders)
+    return Report(meta, builders={name: _hidden(build) for name, build in builders.items()})
+
+
+def _hidden(build: Callable[[], pd.DataFrame]) -> Callable[[], pd.DataFrame]:
+    """``build`` run where the torch-function modes enclosing the table's first read (a user's recorder, an
+    outer profile) do not see its device work (the neuron table reduces per-neuron counts on the device)."""
+    from ..profiler.state import hidden_from_enclosing_modes
+
+    def run() -> pd.DataFrame:
+        with hidden_from_enclosing_modes():
+            return build()
+
+    return run
 
 
 def _version() -> str:

@@ -448,14 +448,14 @@ def test_resolve_files_and_folders(tmp_path):
     assert resolve_input(tmp_path / "one.npy", card)[0].shape == (1, 3, 16, 16)  # batch dim added
     _write_png(tmp_path / "imgs" / "a.png", 20, 20, 0)
     _write_png(tmp_path / "imgs" / "b.png", 20, 24, 1)
-    got = resolve_input(tmp_path / "imgs", card)
-    assert len(got) == 1 and torch.allclose(got[0], image_folder(tmp_path / "imgs", 16))
+    got = list(resolve_input(tmp_path / "imgs", card))  # a folder is a dataset, loaded in batches
+    assert len(got) == 1 and got[0].shape == (2, 3, 16, 16)
     single = resolve_input(tmp_path / "imgs" / "b.png", card)
     assert torch.allclose(single[0], got[0][1:2], atol=1e-6)
     _write_png(tmp_path / "ds" / "c0" / "a.png", 20, 20, 0)
     _write_png(tmp_path / "ds" / "c1" / "b.png", 20, 20, 1)
-    ds = resolve_input(tmp_path / "ds", card, batch_size=1)
-    assert [b.shape for b in ds] == [(1, 3, 16, 16)] * 2
+    ds = resolve_input(tmp_path / "ds", card, batch_size=1, labels=True)
+    assert [(x.shape, y.tolist()) for x, y in ds] == [((1, 3, 16, 16), [0]), ((1, 3, 16, 16), [1])]
     ev_card = _card(input_shape=(4, 2, 8, 8), input_kind="events", dataset="CIFAR10-DVS")
     np.save(tmp_path / "ev.npy", np.ones((2, 4, 2, 8, 8), np.uint8))
     assert resolve_input(tmp_path / "ev.npy", ev_card)[0].dtype == torch.float32

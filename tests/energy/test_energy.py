@@ -1,4 +1,4 @@
-"""Energy presets, user tables, levels 1 and 2, the ANN counterpart and the break-even rate."""
+"""Energy presets, user tables, levels 1 and 2 end to end, the ANN counterpart and the break-even rate."""
 import json
 
 import pytest
@@ -89,8 +89,8 @@ def test_integer_as_ac_or_mac():
         r.energy(integer_as="weighted")
     with pytest.raises(ValueError, match="level"):
         r.energy(level=7)
-    with pytest.raises(NotImplementedError, match="level 3"):
-        r.energy(level=3)
+    with pytest.raises(ValueError, match="level 1 or 2"):
+        r.energy("loihi", level=3)
 
 
 def test_user_tables_toml_and_json(tmp_path):
@@ -125,3 +125,18 @@ def test_malformed_tables_are_rejected_with_reasons(tmp_path, content, match):
 def test_missing_table_file():
     with pytest.raises(FileNotFoundError):
         load_table("/nonexistent/table.toml")
+
+
+def test_unknown_acs_are_refused_not_priced_as_zero(tmp_path):
+    """A dry run without rates has unknown (NaN) ACs: energy must refuse, and save must write no energy."""
+    import json
+
+    from snnenergy import dry_run
+
+    r = dry_run("snn-cnn-residual").to_report()
+    assert r.layers["ac"].isna().any()
+    with pytest.raises(ValueError, match="unknown"):
+        r.energy()
+    paths = r.save(tmp_path)
+    with open(paths["json"], encoding="utf-8") as f:
+        assert "energy" not in json.load(f)["meta"]

@@ -12,7 +12,7 @@ from snnenergy.neurons.base import SpikingNeuron
 
 from zoo_testing import n_params
 
-# Derived from the official layer lists (reference §5.2: CIFAR-10 net ≈70.11M, PSN layers 7 x 20 = 140).
+# Derived from the official layer lists (PSN repository cifar10/train_cf10.py: CIFAR-10 net ≈70.11M, PSN layers 7 x 20 = 140).
 DERIVED_PARAMS = {
     "psn-cifar10": 70_113_174,
     "psn-scifar10": 520_810,

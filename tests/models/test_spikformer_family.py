@@ -16,9 +16,8 @@ from snnenergy.neurons import LIF, reset_net
 
 from zoo_testing import STATE_DICT_DIR, is_binary, n_params, random_state_dict
 
-# Official model.parameters() totals and the unused (never-called) parameters, from
-# reference/models-spikformer-family.md §6 (measured with the official code; DVS128 Spikformer has no code:
-# the count is the CIFAR10-DVS file with 11 classes).
+# Official model.parameters() totals and the unused (never-called) parameters, measured by instantiating the
+# official code (DVS128 Spikformer has no code: the count is the CIFAR10-DVS file with 11 classes).
 _IMAGENET = {  # size -> (official total, unused LayerNorm params)
     "8-384": (16_828_312, 12_288), "6-512": (23_385_640, 12_288), "8-512": (29_705_768, 16_384),
     "10-512": (36_025_896, 20_480), "8-768": (66_363_208, 24_576),
@@ -56,7 +55,7 @@ V2_NAMES = ["spikformer-v2-8-384", "spikformer-v2-8-512"]
 ALL_NAMES = sorted(REFERENCE) + V2_NAMES
 SMALL = dict(embed_dim=64, depth=2, num_heads=8, time_steps=2)  # structure tests: 64x64 input, N=16, d=8
 
-# json state-dict lists: (number of unused keys, unused parameters), from reference/state_dicts/README.md
+# json state-dict lists: (number of unused keys, unused parameters), from tests/data/state_dicts/README.md
 STATE_DICT_UNUSED = {
     "spikformer-8-384-imagenet": (32, 12_288), "spikformer-8-512-imagenet": (32, 16_384),
     "spikformer-8-768-imagenet": (32, 24_576), "spikformer-4-384-cifar10": (16, 6_144),
@@ -263,13 +262,11 @@ def _json_to_name(stem: str) -> str:
     return stem[: -len("-imagenet")] if stem.endswith("-imagenet") else stem
 
 
-@pytest.mark.skipif(STATE_DICT_DIR is None, reason="reference/state_dicts not available")
 def test_every_family_state_dict_list_is_covered():
     found = {p.stem for p in STATE_DICT_DIR.glob("*.json") if re.match(r"(cml-)?spik(former|ingformer)-", p.stem)}
     assert found == set(STATE_DICT_UNUSED)
 
 
-@pytest.mark.skipif(STATE_DICT_DIR is None, reason="reference/state_dicts not available")
 @pytest.mark.parametrize("stem", sorted(STATE_DICT_UNUSED))
 def test_official_state_dict_loads(stem):
     path = STATE_DICT_DIR / f"{stem}.json"
@@ -289,7 +286,6 @@ def test_official_state_dict_loads(stem):
     assert all(torch.equal(t, state[k]) for k, t in model.state_dict().items())
 
 
-@pytest.mark.skipif(STATE_DICT_DIR is None, reason="reference/state_dicts not available")
 def test_wrong_keys_and_shapes_give_clear_errors():
     model = create_model("spikingformer-4-384-cifar10")
     state = random_state_dict(STATE_DICT_DIR / "spikingformer-4-384-cifar10.json", seed=1, num_batches_tracked=7)
@@ -298,17 +294,38 @@ def test_wrong_keys_and_shapes_give_clear_errors():
     renamed["block.0.attn.q_convx.weight"] = renamed.pop("block.0.attn.q_conv.weight")
     with pytest.raises(CheckpointMismatchError) as err:
         load_checkpoint(model, renamed)
-    assert "missing keys (1): ['block.0.attn.q_conv.weight']" in str(err.value)
-    assert "unexpected keys (1): ['block.0.attn.q_convx.weight']" in str(err.value)
+    message = str(err.value)
+    assert "1 missing (block.0.attn.q_conv.weight)" in message
+    assert "1 unexpected (block.0.attn.q_convx.weight)" in message
+    assert "\n" not in message
 
     reshaped = dict(state, **{"head.weight": torch.zeros(100, 384)})
-    with pytest.raises(CheckpointMismatchError, match=r"head\.weight: checkpoint \(100, 384\) vs model \(10, 384\)"):
+    with pytest.raises(CheckpointMismatchError, match=r"1 mis-shaped .*head\.weight \(100, 384\) vs \(10, 384\)"):
         load_checkpoint(model, reshaped)
 
-    # Spikformer-CIFAR keys (Linear projections, proj_conv1 names) do not fit Spikingformer-CIFAR
+    # Spikformer-CIFAR keys (Linear projections, proj_conv1 names) do not fit Spikingformer-CIFAR: the counts of
+    # each kind, the first three keys of each, and the config the keys and shapes do match
     spikformer = random_state_dict(STATE_DICT_DIR / "spikformer-4-384-cifar10.json", seed=1, num_batches_tracked=7)
-    with pytest.raises(CheckpointMismatchError, match="q_linear"):
+    own, theirs = set(model.state_dict()), set(spikformer)
+    with pytest.raises(CheckpointMismatchError) as err:
         load_checkpoint(model, spikformer)
+    message = str(err.value)
+    unused = {k for k in theirs - own if ".norm1." in k or ".norm2." in k}
+    assert f"{len(own - theirs)} missing" in message
+    assert f"{len(theirs - own - unused)} unexpected" in message
+    first_unexpected = [k for k in spikformer if k not in own and k not in unused][:3]
+    assert f"({', '.join(first_unexpected)}, … {len(theirs - own - unused) - 3} more)" in message
+    assert len(message) < 1000
+    assert "match spikformer-4-384-cifar10" in message and "--model spikformer-4-384-cifar10" in message
+
+
+def test_a_checkpoint_of_another_dataset_names_the_config_it_fits():
+    cifar100 = create_model("spikingformer-4-384-cifar100", seed=3).state_dict()
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_checkpoint(create_model("spikingformer-4-384-cifar10"), cifar100)
+    message = str(err.value)
+    assert "2 mis-shaped" in message and "head.weight (100, 384) vs (10, 384)" in message
+    assert "spikingformer-4-384-cifar100" in message.split("match", 1)[1]
 
 
 def test_published_firing_rates_name_real_modules():

@@ -5,22 +5,19 @@ import json
 from pathlib import Path
 from typing import Callable
 
-import pytest
 import torch
 from torch import nn
 
 # ------------------------------------------------------------------------------------ official key lists
-_REPO = Path(__file__).resolve().parents[2]
-_STATE_DICT_DIRS = [_REPO / "reference" / "state_dicts", _REPO.parent / "shared" / "reference" / "state_dicts"]
-STATE_DICT_DIR: Path | None = next((d for d in _STATE_DICT_DIRS if d.is_dir()), None)
-"""The folder of official state-dict key lists (``<stem>.json``), or None where neither location has one."""
+STATE_DICT_DIR = Path(__file__).resolve().parents[1] / "data" / "state_dicts"
+"""The official state-dict key lists (``<config>.json``: keys and shapes of the official model's
+``state_dict()``, measured on the official code; sources in that folder's README.md)."""
 
 
 def key_list_path(file: str) -> Path:
-    """``STATE_DICT_DIR / file``; skips the calling test when that key list is not available."""
-    path = STATE_DICT_DIR / file if STATE_DICT_DIR is not None else None
-    if path is None or not path.exists():
-        pytest.skip(f"reference key list {file} not available")
+    """``STATE_DICT_DIR / file``, which must exist (the key lists are part of the test data)."""
+    path = STATE_DICT_DIR / file
+    assert path.is_file(), f"official key list {path} is missing from the test data"
     return path
 
 

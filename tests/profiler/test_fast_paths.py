@@ -9,7 +9,7 @@ from profiler_testing import Fn
 
 from snnenergy import create_model, profile
 from snnenergy.neurons import LIF
-from snnenergy.profiler import session as session_mod
+from snnenergy.profiler import device_queue
 
 
 
@@ -148,7 +148,7 @@ def test_periodic_host_copies_give_the_same_report(monkeypatch):
     model = create_model("snn-cnn-residual")
     x = torch.randn(4, 3, 32, 32)
     whole = profile(model, x, batch_size=2)
-    monkeypatch.setattr(session_mod, "_FOLD_EVERY", 3)
+    monkeypatch.setattr(device_queue, "FOLD_EVERY", 3)
     folded = profile(model, x, batch_size=2)
     for table in ("layers", "per_step", "neurons"):
         a, b = getattr(whole, table), getattr(folded, table)

@@ -1,0 +1,170 @@
+"""Neuron recording: each neuron layer's output range and spikes per step and neuron.
+
+A call adds its spikes, summed over the batch, into a device accumulator per layer (one op per call);
+:func:`finalize_neurons` reduces the accumulators to spikes per step and queues them, and
+:func:`neuron_fractions` turns the per-neuron counts into the fractions of dead and saturated neurons.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import formulas as fm
+from .accumulators import NeuronStats
+from .summaries import memory_order
+
+
+def neuron_stats(session, path: str, info) -> NeuronStats:
+    st = session.neurons.get(path)
+    if st is None:
+        st = session.neurons[path] = NeuronStats(path, info.type_name, session.T, info.has_leak)
+    return st
+
+
+def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step: bool = False) -> None:
+    """Count a neuron layer's output: its value range (queued) and its spikes per step and neuron, summed
+    over the batch into a device accumulator that :func:`finalize_neurons` reduces (one op per call here).
+    ``single_step``: the neuron says it runs one step per call (``step_mode='s'``): its calls are never split
+    into steps, whatever their shape."""
+    st = neuron_stats(session, path, info)
+    T, B = session.T, session.batch_size
+    q = session.queue
+    st.calls += 1
+    if session.track_ops and s.numel():
+        values = memory_order(s)
+        mn, mx = (values.view(torch.uint8) if values.dtype == torch.bool else values).aminmax()
+        r_min, r_max = q.scalar(mn), q.scalar(mx)
+        q.neuron_calls.append((st, r_min, r_max, None, -1, 0))
+        summary, _ = session.summaries.info(s, True)
+        if summary is not None and summary[0] is None:
+            summary[0] = (r_min, r_max)  # a consumer of the spikes only needs their fractional parts
+    # spikes = Σ output values (a multi-spike neuron's 2 is two spikes); |values| for signed (ternary) neurons
+    if info.signed:
+        s = s.abs()
+    dtype = _sum_dtype(s)
+    session.neuron_leads.add(tuple(s.shape[:2]))
+    timed = s.dim() >= 2 and s.shape[0] == T and s.shape[1] == B or (s.dim() >= 1 and s.shape[0] == T * B and T > 1)
+    if timed and not single_step:
+        # one pass: sum over the batch -> [T, neurons]; exact in float32 (each entry is at most
+        # B·largest spike value)
+        rows = _batch_sum(s.reshape(T, B, -1), dtype)
+        n = s.numel() // T
+        for t in range(T):
+            st.elements[t] += n
+        st.neuron_steps += T * B
+        key = -1
+    else:
+        key = st.call_slot(session.forward_id)
+        st.untimed_calls += 1
+        if s.dim() >= 1 and s.shape[0] == B:
+            rows = _batch_sum(s.reshape(1, B, -1), dtype)[0]
+            st.neuron_steps += B
+        else:
+            rows = s.sum(dtype=dtype).reshape(1)
+            st.neuron_steps += 1
+        st.elements[key] += s.numel()
+    acc = st.acc.get(key)
+    if acc is None:
+        st.acc[key] = rows
+    elif acc.shape == rows.shape:
+        st.acc[key] = acc.to(torch.float64) + rows  # float64 from the second batch on: sums stay exact
+    else:  # the layer's size changed between calls (another input size): keep its spike totals only
+        _queue_spikes(q, st, key, acc)
+        st.varying = True
+        st.acc[key] = rows
+    q.maybe_fold()
+
+
+def _queue_spikes(q, st: NeuronStats, key: int, acc: torch.Tensor) -> None:
+    """Queue the spike totals of one accumulator (per step for key -1, else of one call slot)."""
+    if key < 0:
+        q.neuron_calls.append((st, None, None, q.vector(acc.sum(1, dtype=torch.float64)), -1, 0))
+    else:
+        q.neuron_calls.append((st, None, None, q.scalar(acc.sum(dtype=torch.float64)), key, 0))
+
+
+def finalize_neurons(session) -> None:
+    """Reduce the neuron accumulators to spikes per step on the device and queue them. The spikes per neuron
+    stay on the device for :func:`neuron_fractions`.
+
+    Layers whose accumulators have the same shape (the blocks of a transformer, say) are reduced together:
+    a few ops for all of them."""
+    q = session.queue
+    groups: dict[tuple, list[NeuronStats]] = {}
+    for st in session.neurons.values():
+        if len(st.acc) == 1 and not st.varying and st.neuron_steps:
+            (key, acc), = st.acc.items()
+            groups.setdefault((key, tuple(acc.shape), acc.dtype, acc.device), []).append(st)
+            continue
+        per_neuron = None
+        for key, acc in st.acc.items():
+            _queue_spikes(q, st, key, acc)
+            part = acc.sum(0) if key < 0 else acc
+            if per_neuron is None:
+                per_neuron = part
+            elif per_neuron.shape == part.shape:
+                per_neuron = per_neuron.to(torch.float64) + part
+            else:
+                st.varying = True
+        st.acc = {}
+        st.per_neuron = None if st.varying or not st.neuron_steps else per_neuron
+    for (key, *_), sts in groups.items():
+        accs = [st.acc[key] for st in sts]
+        if len(accs) == 1:
+            totals = accs[0].sum(-1, dtype=torch.float64).reshape(-1)  # [T] or [1]
+        else:  # [layers, T, N] or [layers, N]
+            totals = torch.stack(accs).sum(-1, dtype=torch.float64).view(-1)
+        r = q.vector(totals)
+        step = session.T if key < 0 else 1
+        for i, st in enumerate(sts):
+            q.neuron_calls.append((st, None, None, r, key, i * step))
+            st.per_neuron = st.acc[key]  # [T, N] is summed over steps by neuron_fractions, when needed
+            st.acc = {}
+
+
+def neuron_fractions(session) -> None:
+    """Set each neuron layer's fractions of neurons that never / always spiked, from the spike counts per
+    neuron (and step) that :func:`finalize_neurons` left on the device (one more small copy; done when the
+    neuron table is first built). Layers without per-neuron counts get NaN."""
+    groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
+    for st in session.neurons.values():
+        per_neuron, st.per_neuron = st.per_neuron, None
+        if per_neuron is None:
+            continue
+        key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, st.neuron_steps)
+        groups.setdefault(key, []).append((st, per_neuron))
+    refs = []
+    for (_, _, _, steps), items in groups.items():
+        counts = [pn for _, pn in items]
+        stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)  # [layers, (T,) N]
+        if stacked.dim() == 3:
+            stacked = stacked.sum(1)
+        refs.append(_dead_saturated(session.queue, [st for st, _ in items], stacked, steps))
+    values, at = session.queue.fold()
+    for sts, r_dead, r_saturated, numel in refs:
+        for i, st in enumerate(sts):
+            st.dead = values[at(r_dead) + i] / numel
+            st.saturated = values[at(r_saturated) + i] / numel
+
+
+def _dead_saturated(q, sts: list[NeuronStats], per_neuron: torch.Tensor, steps: int) -> tuple:
+    """Queue the numbers of neurons that never / always spiked, for layers with spike counts ``per_neuron``
+    ``[layers, N]`` (comparisons written into a float buffer: bool reductions are slow on CPU)."""
+    n = per_neuron.shape[1]
+    flags = fm.thread_scratch().like(per_neuron, torch.float32)  # tables may be built in another thread
+    dtype = fm.count_dtype(flags, n)
+    r_dead = q.vector(torch.eq(per_neuron, 0, out=flags).sum(1, dtype=dtype))
+    r_saturated = q.vector(torch.ge(per_neuron, steps, out=flags).sum(1, dtype=dtype))
+    return sts, r_dead, r_saturated, n
+
+
+def _batch_sum(s: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """``s`` ``[T, B, N]`` summed over B, a fresh tensor (a batch of one is copied, not reduced: a reduction
+    over a size-1 dim is slow)."""
+    if s.shape[1] == 1:
+        return s[:, 0].clone() if dtype is None else s[:, 0].to(dtype)
+    return s.sum(1, dtype=dtype)
+
+
+def _sum_dtype(t: torch.Tensor) -> torch.dtype | None:
+    """Accumulate half-precision spikes in float32 (bf16/fp16 sums stop being exact past 256/2048)."""
+    return torch.float32 if t.dtype in (torch.float16, torch.bfloat16) or not t.is_floating_point() else None

@@ -1,0 +1,93 @@
+"""Provenance: which op produced each activation, and the graph of producer → consumer edges.
+
+Labels are kept per storage owner (a view's ``_base``), so views need no bookkeeping of their own: a reshape
+of a neuron's spikes has that neuron as producer because it shares its base. A tensor is a weight when it
+*is* a parameter or buffer of the model (or a view or copy of one), is computed from weights only (a
+re-parameterised weight, ``self.scale.exp()``), or is a constant made in the forward, whatever argument
+position it is passed in; everything computed from the input is an activation.
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+from torch import nn
+
+INPUT = "<input>"
+PARAMETER = "<parameter>"
+CONSTANT = "<constant>"  # made in the forward from no tensor (torch.ones, arange, tensor literals)
+UNKNOWN = "<unknown>"
+_WEIGHT_LIKE = (PARAMETER, CONSTANT)
+
+_PRUNE_AT = 100_000  # entries before dead ones are dropped
+
+
+class Provenance:
+    """Producer labels of live tensors, the model's weight ids, and the edges seen."""
+
+    def __init__(self) -> None:
+        self._labels: dict[int, tuple[weakref.ref, str]] = {}
+        self.param_ids: set[int] = set()
+        # node label -> (layer, op, category); (node, input label) edges in order of first appearance
+        self.nodes: dict[str, tuple[str, str, str]] = {INPUT: ("", "input", "input")}
+        self.edges: dict[tuple[str, str], None] = {}
+
+    def add_weights(self, module: nn.Module) -> None:
+        """Mark ``module``'s own parameters and buffers as weights."""
+        self.param_ids.update(id(p) for p in module._parameters.values() if p is not None)
+        self.param_ids.update(id(b) for b in module._buffers.values() if b is not None)
+
+    def set(self, t: torch.Tensor, producer: str) -> None:
+        base = t._base
+        if base is None:
+            base = t
+        self._labels[id(base)] = (weakref.ref(base), producer)
+        if len(self._labels) > _PRUNE_AT:
+            self._labels = {k: v for k, v in self._labels.items() if v[0]() is not None}
+
+    def producer(self, t: torch.Tensor) -> str:
+        if isinstance(t, nn.Parameter):
+            return PARAMETER
+        base = t._base
+        if base is None:
+            base = t
+        if id(base) in self.param_ids:
+            return PARAMETER
+        entry = self._labels.get(id(base))
+        if entry is not None and entry[0]() is base:
+            return entry[1]
+        return UNKNOWN
+
+    def is_weight(self, t: torch.Tensor) -> bool:
+        return self.producer(t) in _WEIGHT_LIKE
+
+    def node(self, label: str, layer: str, op: str, category: str, inputs) -> bool:
+        """Record node ``label`` (made by ``op`` in ``layer``) and an edge from each activation in ``inputs``;
+        returns whether ``inputs`` held tensors and every one was a weight (the output is then a weight too)."""
+        found = seen = False
+        for t in inputs:
+            seen = True
+            p = self.producer(t)
+            if p not in _WEIGHT_LIKE:
+                found = True
+                self.edges[(label, p)] = None
+        if not seen or found:
+            if label not in self.nodes:
+                self.nodes[label] = (layer, op, category)
+            if not found:
+                self.edges.setdefault((label, ""), None)
+        return seen and not found
+
+    def clear_labels(self) -> None:
+        self._labels.clear()
+
+    def edge_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """``(node, layer, op, category, input)`` per distinct edge (nodes without activation inputs: input "")."""
+        rows = [(INPUT, "", "input", "input", "")]
+        with_inputs = {node for node, inp in self.edges if inp}
+        for node, inp in self.edges:
+            if not inp and node in with_inputs:
+                continue
+            layer, op, cat = self.nodes.get(node, ("", node, "other"))
+            rows.append((node, layer, op, cat, inp))
+        return rows
