@@ -21,8 +21,12 @@ def _range(row) -> str:
     return f" in [{row.input_min:.4g}, {row.input_max:.4g}]"
 
 
-def text_audit(audit) -> str:
-    """The verdict, each violation with its cause, chain, energy and fix, then the exceptions."""
+def text_audit(audit, width: int | None = None) -> str:
+    """The verdict, each violation with its cause, chain, energy and fix, then the exceptions, wrapped to
+    ``width`` columns (default: the terminal's width)."""
+    from ..report.render import middle_wrap, terminal_width
+
+    width = width or terminal_width()
     lines = [audit.headline()]
     if len(audit.violations):
         lines.append("Violations:")
@@ -41,7 +45,7 @@ def text_audit(audit) -> str:
         counts = audit.allowed["note"].value_counts()
         lines.append("Allowed, listed: " + ", ".join(f"{n} ×{c}" for n, c in counts.items()))
     lines += [f"note: {n}" for n in audit.notes]
-    return "\n".join(lines)
+    return "\n".join(middle_wrap(line, width) for line in lines)
 
 
 def _md_table(df: pd.DataFrame, cols: list[str]) -> str:

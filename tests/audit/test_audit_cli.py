@@ -66,3 +66,13 @@ def test_all_writes_the_zoo_table(tmp_path, monkeypatch):
     assert len(csv) == 2 and csv[1].startswith("sdt-2-256-cifar10,spike-driven,True,0,")
     md = (tmp_path / "audit.md").read_text()
     assert "| sdt-2-256-cifar10" in md and "32x32, batch 2, T=1" in md
+
+
+@pytest.mark.parametrize("columns", [60, 100])
+def test_the_audit_text_fits_the_terminal(columns, monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    r = _run(*_module("sew_net"))
+    assert r.exit_code == 1, r.output
+    widest = max(len(line) for line in r.output.splitlines())
+    assert widest <= columns, r.output
+    assert "cause block:add" in r.output  # wrapping keeps words whole
