@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "dry_run": ".profiler.dry_run",
     "estimate": ".energy.replay",
     "compare_models": ".report.compare",
+    "reproduce": ".report.reproduce",
     "profile_distributed": ".distributed",
 }
 _SUBPACKAGES = ("data", "models", "neurons", "profiler", "energy", "report", "audit")  # audit is callable

@@ -26,7 +26,7 @@ def _audit_one(opts: dict):
     from ..audit.api import audit_report
     from ..energy.presets import get_preset
     from .profile import _load_factory, _parse_shape
-    from .resolve import prepare
+    from ..prepare import prepare
 
     get_preset(opts["preset"])
     spec = opts["module_spec"]

@@ -22,7 +22,7 @@ def profile_zoo_model(name: str, samples: int, time_steps: int | None, seed: int
 
     from ..api import profile
     from ..models import calibrate_batchnorm
-    from .resolve import build_model, load_inputs
+    from ..prepare import build_model, load_inputs
 
     model, label, card = build_model(name, None, seed, time_steps)
     model = model.double().eval()

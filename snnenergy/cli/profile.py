@@ -157,7 +157,9 @@ def profile(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, i
         raise _one_line(e, hint=not (model_name or shape or input_spec)) from e
     click.echo(text, nl=False)
     if paths:
-        click.echo("wrote " + ", ".join(paths.values()))
+        from ..report.render import middle_wrap, terminal_width
+
+        click.echo(middle_wrap("wrote " + ", ".join(paths.values()), terminal_width()))
 
 
 def _convention_text(report, convention: str, preset: str) -> str:
@@ -199,7 +201,7 @@ def _profile_report(model_name, module_spec, checkpoint, trust_checkpoint, input
     other ranks."""
     from .. import distributed
     from ..api import profile as run_profile
-    from .resolve import prepare
+    from ..prepare import prepare
 
     env = distributed.distributed_env() if distributed.is_distributed() else None
     rank0 = env is None or env[0] == 0
@@ -226,7 +228,32 @@ def _profile_report(model_name, module_spec, checkpoint, trust_checkpoint, input
     report.meta.update(prep.meta, inputs=prep.inputs, params=sum(p.numel() for p in prep.model.parameters()))
     if prep.card is not None and getattr(prep.card, "published", None):
         report.meta["published"] = {k: v for k, v in prep.card.published.items() if k in _PUBLISHED_KEYS}
+    if model_name is not None and not rates_only:
+        replay = published_replay(report, prep.card)
+        if replay is not None:
+            report.meta["replay"] = replay
     return report
+
+
+def published_replay(report, card) -> dict | None:
+    """For a zoo model whose card ships published per-layer firing rates: the energy replayed from them under
+    the paper's convention and under our exact rules, from this report's counts (no second profile); the
+    reason when the replay cannot be made; None when no rate table ships for the model."""
+    from ..energy.conventions.published import FAMILY_CONVENTION
+    from ..energy.presets import DEFAULT_PRESET
+    from ..energy.replay import estimate, published_rate_tables
+
+    table = published_rate_tables().get(getattr(card, "name", None))
+    if table is None:
+        return None
+    convention = FAMILY_CONVENTION.get(card.family, "snnenergy")
+    out = {"convention": convention, "preset": DEFAULT_PRESET, "rates": table.source,
+           "label": "replayed from published per-layer firing rates (not measured)"}
+    try:
+        rep = estimate(report, table, convention=convention, preset=DEFAULT_PRESET)
+    except (ValueError, KeyError, TypeError) as e:
+        return {**out, "error": _message(e).split(": ")[0]}
+    return {**out, "mJ": rep.mJ, "exact_mJ": rep.exact.mJ, "logged_mJ": rep.logged_mJ}
 
 
 def _dry_run_report(model_name, module_spec, shape, time_steps, seed, assume_rate, rates_file, ignored):
@@ -236,7 +263,7 @@ def _dry_run_report(model_name, module_spec, shape, time_steps, seed, assume_rat
     if given:
         raise click.UsageError(f"--dry-run uses no weights or data: drop {', '.join(given)}")
     from ..profiler.dry_run import dry_run
-    from .resolve import build_model
+    from ..prepare import build_model
 
     if model_name is not None and time_steps is None:
         target = model_name  # built straight on meta: no real memory

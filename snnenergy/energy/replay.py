@@ -1,13 +1,14 @@
 """Replays: energy from published per-layer firing rates instead of a forward pass.
 
-``estimate(model_name, rates="published", convention="spikingformer")`` builds the zoo model, takes its dense
-per-site op counts from one profile of the untrained model on one sample (shapes only: the weights and the
-sample do not matter), combines them with a rate table and prices the result under a convention, next to
-our exact convention for the same rates.
+``estimate(model_name, rates="published", convention="spikingformer")`` takes the zoo model's dense per-site
+op counts from a profile (shapes only: the weights and the sample do not matter), combines them with a rate
+table and prices the result under a convention, next to our exact convention for the same rates.
 
-Padding-exact dense counts come from the same profile with every neuron forced to fire (threshold far
-below any membrane value), so that every spike tensor is all ones and the effective count of each site is
-its padding-exact dense count. The model is built for the replay and discarded.
+The profile is either one the caller already has (``estimate(report)`` or ``estimate(name, report=report)``:
+its ``full_rate_ops`` column gives each site's padding-exact count at rate 1, so nothing runs again), or one
+made here of the untrained model on one sample with every neuron forced to fire (threshold far below any
+membrane value), so that every spike tensor is all ones and each site's effective count is its
+padding-exact dense count. That model is built for the replay and discarded.
 
 Rate tables are CSV files with ``#`` header lines (``# key: value``: ``model``, ``source``, ...) and the
 columns ``layer`` (a module path of the zoo model, glob patterns allowed), ``measure`` (``output``: the
@@ -30,7 +31,7 @@ import pandas as pd
 from .conventions import ConventionResult, SiteTable, apply_convention, get_convention
 from .conventions.base import SITE_COLUMNS, SPIKE_KINDS
 from .conventions.script import head_factor
-from .conventions.sites import first_label, neuron_of
+from .conventions.sites import INPUT_LABEL, first_label, neuron_of
 from .presets import DEFAULT_PRESET, get_preset
 
 MEASURES = ("output", "input")
@@ -165,6 +166,121 @@ def _structure(model_name: str) -> tuple[pd.DataFrame, int, dict[str, Any], tupl
     return layers, int(report.meta["time_steps"]), dict(card.config), quiet
 
 
+@dataclass(frozen=True)
+class _Structure:
+    """What a replay takes from a profile: the sites (``Report.layers`` columns) with ``rate1``, the
+    padding-exact count of each site at rate 1 (NaN where unknown), T, the card config and caveats."""
+
+    layers: pd.DataFrame
+    time_steps: int
+    config: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+
+def _structure_from_profile(name: str) -> _Structure:
+    layers, T, config, quiet = _structure(name)
+    layers = layers.assign(rate1=np.nan if quiet else layers["effective_ops"].to_numpy(dtype=np.float64))
+    notes = (f"padding-exact counts unavailable: neurons {', '.join(quiet[:3])} could not be made to fire",) \
+        if quiet else ()
+    return _Structure(layers, T, config, notes)
+
+
+def _is_report(obj: Any) -> bool:
+    return hasattr(obj, "layers") and isinstance(getattr(obj, "meta", None), dict)
+
+
+def _replay_target(model: Any, report: Any) -> tuple[str, Any]:
+    """The zoo name a replay is for and the report to take its counts from (None: profile here)."""
+    from ..models.registry import resolve_name
+
+    if _is_report(model):
+        if report is not None and report is not model:
+            raise ValueError("give the report once: estimate(report) or estimate(model_name, report=report)")
+        model, report = None, model
+    if report is None:
+        if not isinstance(model, str):
+            raise TypeError(f"expected a zoo model name or a Report, got {type(model).__name__}")
+        return resolve_name(model), None
+    if not _is_report(report):
+        raise TypeError(f"report= takes a Report (snnenergy.profile(...)), got {type(report).__name__}")
+    of = str(report.meta.get("model", ""))
+    try:
+        own = resolve_name(of)
+    except KeyError:
+        own = None
+    if model is None:
+        if own is None:
+            raise ValueError(f"the report is of {of!r}, not a zoo model: pass the zoo model it profiles, "
+                             "estimate(name, report=report)")
+        return own, report
+    name = resolve_name(model)
+    if own is not None and own != name:
+        raise ValueError(f"the report is of {own}, not {name}: replay {own}, or profile {name} first")
+    return name, report
+
+
+def _structure_from_report(report: Any, name: str) -> _Structure:
+    """The sites of an existing profile of ``name``: its dense and bias counts and its rate-1 counts
+    (``full_rate_ops``; unknown, so nominal dense, for a report without that column)."""
+    from ..models import model_card
+
+    card = model_card(name)
+    L = report.layers
+    if report.meta.get("rates_only") or L.empty:
+        raise ValueError(f"the report of {name} has no op counts (a rates-only profile): profile without "
+                         "rates_only to replay from it")
+    T = int(report.meta.get("time_steps", 0))
+    if T != card.time_steps:
+        raise ValueError(f"the report of {name} was profiled at T = {T}, the published rates are for the card's "
+                         f"T = {card.time_steps}: profile at T = {card.time_steps}")
+    _check_input_size(L, card, T)
+    notes: tuple[str, ...] = ()
+    if "full_rate_ops" in L.columns:
+        rate1 = L["full_rate_ops"].to_numpy(dtype=np.float64)
+    else:
+        rate1 = np.full(len(L), np.nan)
+        notes = ("the report has no full_rate_ops column (a dry run or an older report): padding-exact counts "
+                 "unknown, nominal dense ops used",)
+    return _Structure(_rate1_kinds(L).assign(rate1=rate1), T, dict(card.config), notes)
+
+
+def _check_input_size(L: pd.DataFrame, card: Any, T: int) -> None:
+    """A report of the model on inputs of another size would replay other dense counts: refuse it. The
+    encoding site sees one sample per step (T of them a sample) for images, the card's T x 2 x H x W once
+    for event streams."""
+    first = L[L["producer"].map(first_label) == INPUT_LABEL]
+    if "input_elements" not in L.columns or first.empty:
+        return
+    per_step = bool(first["per_step"].iat[0]) and card.input_kind != "events"
+    got, want = float(first["input_elements"].iat[0]), float(np.prod(card.input_shape)) * (T if per_step else 1)
+    if got != want:
+        raise ValueError(f"the report of {card.name} was profiled on inputs of another size ({got:,.0f} input "
+                         f"elements per sample at {first['layer'].iat[0]}, {want:,.0f} at the card's "
+                         f"{tuple(card.input_shape)}): profile at the card's input shape")
+
+
+def _rate1_kinds(L: pd.DataFrame) -> pd.DataFrame:
+    """Operand kinds as they are at rate 1. A product of two activations sums k > 1 terms per output
+    element, so at rate 1 its output is an integer (k) even where a sparse run saw only 0 and 1; a site
+    that takes such an operand is priced as at rate 1, like the all-firing profile prices it."""
+    out_el = L["output_elements"].to_numpy(dtype=np.float64) if "output_elements" in L.columns else None
+    if out_el is None:
+        return L
+    L = L.copy()
+    weight = (L["other_operand"] == "weight").to_numpy()
+    for col, prod_col in (("input_kind", "producer"), ("other_operand", "other_producer")):
+        if prod_col not in L.columns:
+            continue
+        for i in range(len(L)):
+            if (col == "other_operand" and weight[i]) or L[col].iat[i] not in SPIKE_KINDS:
+                continue
+            j = _producer_site(first_label(L[prod_col].iat[i]), L, i)
+            if j is not None and L["other_operand"].iat[j] != "weight" and out_el[j] > 0 \
+                    and L["dense_ops"].iat[j] / out_el[j] > 1:
+                L.iat[i, L.columns.get_loc(col)] = "integer"
+    return L
+
+
 def _producer_site(label: str, layers: pd.DataFrame, before: int) -> int | None:
     """Row of the site whose output is ``label`` (``layer:op``), the last such site before row ``before``."""
     node, _, op = label.rpartition(":")
@@ -172,15 +288,19 @@ def _producer_site(label: str, layers: pd.DataFrame, before: int) -> int | None:
     return rows[-1] if rows else None
 
 
-def replay_sites(model_name: str, rates: Any = "published", missing: str = "error") -> SiteTable:
+def replay_sites(model_name: Any, rates: Any = "published", missing: str = "error", *,
+                 report: Any = None) -> SiteTable:
     """The site table of ``model_name`` with the firing rates of ``rates`` (see :func:`estimate`)."""
-    from ..models.registry import resolve_name
+    return _replay_sites(model_name, rates, missing, report)[0]
 
+
+def _replay_sites(model: Any, rates: Any, missing: str, report: Any) -> tuple[SiteTable, tuple[str, ...]]:
     if missing not in MISSING:
         raise ValueError(f"missing must be one of {MISSING}, got {missing!r}")
-    name = resolve_name(model_name)
+    name, report = _replay_target(model, report)
     table = published_rates(name) if isinstance(rates, str) and rates == "published" else load_rates(rates)
-    L, T, config, quiet = _structure(name)
+    st = _structure_from_report(report, name) if report is not None else _structure_from_profile(name)
+    L, T, config = st.layers, st.time_steps, st.config
     n = len(L)
     weight = (L["other_operand"] == "weight").to_numpy()
     producer = L["producer"].map(first_label).to_numpy()
@@ -195,32 +315,32 @@ def replay_sites(model_name: str, rates: Any = "published", missing: str = "erro
     out_el = L["output_elements"].to_numpy(dtype=np.float64) if "output_elements" in L.columns else None
     unknown_k: list[str] = []
     for i in range(n):  # a non-spike operand made by another product: its nonzero fraction, from independence
-        if not weight[i] and np.isnan(rate_b[i]) and producer_b[i]:
-            j = _producer_site(producer_b[i], L, i)
-            if j is not None and np.isfinite(rate_a[j]) and np.isfinite(rate_b[j]):
+        for rate, made_by in ((rate_a, producer[i]), (rate_b, producer_b[i])):
+            j = _producer_site(made_by, L, i) if np.isnan(rate[i]) and made_by else None
+            if j is not None and not weight[j] and np.isfinite(rate_a[j]) and np.isfinite(rate_b[j]):
                 if out_el is not None and out_el[j] > 0:
                     k = L["dense_ops"].iat[j] / out_el[j]  # terms summed per output element
-                    rate_b[i] = 1.0 - (1.0 - rate_a[j] * rate_b[j]) ** k
+                    rate[i] = 1.0 - (1.0 - rate_a[j] * rate_b[j]) ** k
                 else:
-                    rate_b[i] = 1.0
+                    rate[i] = 1.0
                     unknown_k.append(str(L["layer"].iat[i]))
     frame = pd.DataFrame({
         "layer": L["layer"], "op": L["op"], "index": L["index"], "weight": weight,
-        "kind_a": L["input_kind"], "kind_b": L["other_operand"], "first": producer == "<input>",
+        "kind_a": L["input_kind"], "kind_b": L["other_operand"], "first": producer == INPUT_LABEL,
         "per_step": L["per_step"].astype(bool).to_numpy(), "dense": L["dense_ops"].to_numpy(dtype=np.float64),
-        "bias": L["bias_ops"].to_numpy(dtype=np.float64),
-        "valid_dense": np.full(n, np.nan) if quiet else L["effective_ops"].to_numpy(dtype=np.float64),
+        "bias": L["bias_ops"].to_numpy(dtype=np.float64), "valid_dense": L["rate1"].to_numpy(dtype=np.float64),
         "rate_a": rate_a, "rate_b": rate_b, "mean_a": rate_a,
         "effective": np.nan, "ac": np.nan, "integer_mac": np.nan, "mac": np.nan,
         "producer": producer, "producer_b": producer_b,
     }, columns=SITE_COLUMNS)
     frame = _handle_missing(frame, missing, name, table)
-    source = f"{table.source}; dense ops of {name} from its structure"
+    where = f"the given profile of {name}" if report is not None else "its structure"
+    source = f"{table.source}; dense ops of {name} from {where}"
     notes = []
     if unknown_k:
         notes.append(f"nonzero fraction of the integer operand (a product of spikes) taken as 1, an upper bound, "
                      f"at {len(unknown_k)} site(s) such as {unknown_k[0]} (output sizes not in the profile)")
-    return SiteTable(frame, T, name, config, exact=False, source=source, notes=notes)
+    return SiteTable(frame, T, name, config, exact=False, source=source, notes=notes), st.notes
 
 
 def _operand_rate(table: RateTable, layer: str, kind: str, producer: str, site_input: bool) -> float:
@@ -288,21 +408,24 @@ class Replay:
 _LOG_KEYS = {"spikingformer": ("energy_mJ_log", "official energy log")}
 
 
-def estimate(model_name: str, rates: Any = "published", convention: str = "spikingformer",
-             preset: str = DEFAULT_PRESET, missing: str = "error", **options: Any) -> Replay:
+def estimate(model: Any, rates: Any = "published", convention: str = "spikingformer",
+             preset: str = DEFAULT_PRESET, missing: str = "error", *, report: Any = None,
+             **options: Any) -> Replay:
     """Energy per sample of a zoo model from per-layer firing rates instead of a forward pass.
 
     Args:
-        model_name: a zoo model (``snnenergy models``).
+        model: a zoo model name (``snnenergy models``), or a :class:`~snnenergy.Report` of one.
         rates: ``"published"`` (the table shipped for the model), a CSV path, a DataFrame or a RateTable.
         convention: a name in :data:`snnenergy.energy.conventions.CONVENTIONS`.
         preset: energy preset; ``missing``: ``"error"`` or ``"skip"`` for sites the table has no rate for;
+        report: a profile of the same model (at the card's T and input shape) to take the dense and rate-1
+            counts from, instead of profiling the model here; also given as ``model``;
         options: the convention's options (e.g. ``ssa_heads=8`` for ``spikingformer``).
     """
     from ..models import model_card
 
     get_convention(convention)
-    sites = replay_sites(model_name, rates, missing)
+    sites, structure_notes = _replay_sites(model, rates, missing, report)
     p = get_preset(preset)
     result = apply_convention(sites, convention, p, **options)
     exact = apply_convention(sites, "snnenergy", p)
@@ -311,9 +434,7 @@ def estimate(model_name: str, rates: Any = "published", convention: str = "spiki
     logged = card.published.get(key) if key and (p.e_mac, p.e_ac) == (4.6, 0.9) else None  # logs used 4.6/0.9 pJ
     src = f"{label}, model card {sites.model} published[{key!r}]" if logged is not None else ""
     diff, notes = _differences(sites, result, exact, options)
-    _, _, _, quiet = _structure(sites.model)
-    if quiet:
-        notes.append(f"padding-exact counts unavailable: neurons {', '.join(quiet[:3])} could not be made to fire")
+    notes += list(structure_notes)
     return Replay(sites.model, result, exact, float(logged) if logged is not None else None, src, diff, notes)
 
 
@@ -368,7 +489,6 @@ def uniform_sites(model_name: str, rate: float) -> SiteTable:
     from ..models.registry import resolve_name
 
     name = resolve_name(model_name)
-    L, T, config, quiet = _structure(name)
     entries = pd.DataFrame({"layer": ["*", "*"], "measure": ["output", "input"], "rate": [float(rate)] * 2})
     table = RateTable(entries, {"source": f"every neuron at rate {rate:g}"}, "uniform")
     sites = replay_sites(name, table)

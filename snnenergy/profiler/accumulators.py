@@ -1,8 +1,8 @@
 """Host-side accumulators: sums only, mergeable across batches.
 
 The per-call numbers are computed on the model's device and queued there (see ``ProfileSession``); they
-reach these accumulators in one host copy when the session is finalised (or, on very long runs, every few
-tens of thousands of calls, to bound device memory).
+reach these accumulators in one host copy when the session is finalised, or at the end of a forward once a
+few thousand are queued (so memory does not grow with the number of batches).
 
 Time slots: ``0 .. T-1`` are time steps, slot ``T`` collects calls that cannot be given a time step.
 """
@@ -56,8 +56,10 @@ class SiteStats:
     weight_shape: tuple[int, ...] | None = None
     producers_a: dict[str, int] = field(default_factory=dict)
     producers_b: dict[str, int] = field(default_factory=dict)
-    # calls per forward pass, by forward id (decides call-order steps once the forward is over)
+    # calls per forward pass, by forward id (decides call-order steps once the forward is over); only the
+    # current forward's entry is kept (the session resolves the slots of a forward before the next begins)
     forward_calls: dict[int, int] = field(default_factory=dict)
+    max_forward_calls: int = 0  # the most calls in one finished forward (see :meth:`most_calls_in_a_forward`)
     _forward_id: int = -1
     _calls_in_forward: int = 0
 
@@ -71,12 +73,19 @@ class SiteStats:
 
     def call_index(self, forward_id: int) -> int:
         """This call's index among the site's calls in the current forward (counted per forward)."""
-        if forward_id != self._forward_id:
+        if forward_id != self._forward_id:  # constant memory over batches: drop the finished forward's entry
+            if self._calls_in_forward > self.max_forward_calls:
+                self.max_forward_calls = self._calls_in_forward
+            self.forward_calls.clear()
             self._forward_id, self._calls_in_forward = forward_id, 0
         k = self._calls_in_forward
         self._calls_in_forward += 1
         self.forward_calls[forward_id] = k + 1
         return k
+
+    def most_calls_in_a_forward(self) -> int:
+        """The most calls this site made in one forward pass so far."""
+        return max(self.max_forward_calls, self._calls_in_forward)
 
     def call_slot(self, forward_id: int) -> int:
         """Slot for an untimed call: its index among this site's calls in the current forward."""
@@ -120,6 +129,7 @@ class NeuronStats:
         self.elements = [0] * t1
 
     forward_calls: dict[int, int] = field(default_factory=dict)
+    max_forward_calls: int = 0
 
     call_index = SiteStats.call_index
     call_slot = SiteStats.call_slot

@@ -200,6 +200,7 @@ def _run_batches(session: ProfileSession, model: nn.Module, modules, inputs, ari
                     except Exception as e:
                         inp.explain_forward_error(e, model, batch, batch_dim)
                         raise
+                    session.end_forward()
                     session.samples += session.batch_size
                     n_batches += 1
                     if bar is not None:

@@ -19,7 +19,8 @@ import torch
 from .kinds import INTEGER, kind_code
 from .neuron_detection import add_probes
 
-FOLD_EVERY = 50_000  # queued tensors before an intermediate host copy (bounds device memory on long runs)
+FOLD_EVERY = 50_000  # queued tensors before a host copy within a forward (bounds memory on very long forwards)
+FOLD_AFTER_FORWARD = 4_096  # queued tensors before a host copy at the end of a forward (flat memory over batches)
 
 
 def _value_weighted_at(r_vw, ka: int, lo: float, hi: float, at) -> int | None:
@@ -41,6 +42,7 @@ class DeviceQueue:
         self.T = time_steps
         self.device = device
         self.fold_every = FOLD_EVERY
+        self.fold_after_forward = FOLD_AFTER_FORWARD
         self._queue: tuple[list[torch.Tensor], ...] = ([], [], [], [])
         self._sizes: tuple[list[int], list[int]] = ([], [])  # lengths of the queued vectors (groups 2, 3)
         # [site, a-kind refs, b-kind refs, kind b, slot, eff ref, nnz ref, mult, value-weighted ref or None, parts,

@@ -19,7 +19,7 @@ CONSTANT = "<constant>"  # made in the forward from no tensor (torch.ones, arang
 UNKNOWN = "<unknown>"
 _WEIGHT_LIKE = (PARAMETER, CONSTANT)
 
-_PRUNE_AT = 100_000  # entries before dead ones are dropped
+_PRUNE_MIN = 4_096  # entries before dead ones are first dropped; then twice the live ones (flat memory)
 
 
 class Provenance:
@@ -28,6 +28,7 @@ class Provenance:
     def __init__(self) -> None:
         self._labels: dict[int, tuple[weakref.ref, str]] = {}
         self.param_ids: set[int] = set()
+        self._prune_at = _PRUNE_MIN
         # node label -> (layer, op, category); (node, input label) edges in order of first appearance
         self.nodes: dict[str, tuple[str, str, str]] = {INPUT: ("", "input", "input")}
         self.edges: dict[tuple[str, str], None] = {}
@@ -42,8 +43,9 @@ class Provenance:
         if base is None:
             base = t
         self._labels[id(base)] = (weakref.ref(base), producer)
-        if len(self._labels) > _PRUNE_AT:
+        if len(self._labels) > self._prune_at:
             self._labels = {k: v for k, v in self._labels.items() if v[0]() is not None}
+            self._prune_at = max(_PRUNE_MIN, 2 * len(self._labels))
 
     def producer(self, t: torch.Tensor) -> str:
         if isinstance(t, nn.Parameter):

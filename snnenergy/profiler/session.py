@@ -149,6 +149,7 @@ class ProfileSession(TorchFunctionMode):
 
     def begin_forward(self, inputs: tuple) -> None:
         """Start a forward pass of the model on ``inputs``."""
+        self.end_forward()  # the previous forward's slots, in case its caller did not end it
         self.forward_id += 1
         self._stack = [_Frame("", None)]
         self._neuron_depth = 0
@@ -158,6 +159,16 @@ class ProfileSession(TorchFunctionMode):
             for a in inputs:
                 if isinstance(a, torch.Tensor):
                     self.prov.set(a, INPUT)
+
+    def end_forward(self) -> None:
+        """End a forward pass: set its calls' time slots, and fold the device queue into the host accumulators
+        once it holds more than :data:`.device_queue.FOLD_AFTER_FORWARD` tensors (at most one host copy per
+        batch), so that memory does not grow with the number of batches."""
+        if self.pending:
+            resolve_slots(self, self.pending)
+        if len(self.queue) > self.queue.fold_after_forward:
+            with hidden():
+                self.queue.fold()
 
     def is_input(self, t: torch.Tensor) -> bool:
         """Whether ``t`` is one of the current batch's tensors (not a tensor computed from one)."""

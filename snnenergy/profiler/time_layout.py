@@ -88,7 +88,7 @@ def check_time_steps(session) -> None:
     timed = any(st.untimed_calls < st.calls for st in session.sites.values())
     timed |= any(st.untimed_calls < st.calls for st in session.neurons.values())
     timed |= any(lead and lead[0] == T for lead in session.neuron_leads)  # [T, ...] with another batch dim
-    looped = any(max(st.forward_calls.values(), default=0) >= T for st in session.sites.values())
+    looped = any(st.most_calls_in_a_forward() >= T for st in session.sites.values())
     looped |= any(st.calls >= T * max(session.forward_id, 1) for st in session.neurons.values())
     if not (timed or looped):
         raise ValueError(

@@ -227,7 +227,9 @@ def neuron_table(session, samples: int) -> pd.DataFrame:
         "calls": np.array([st.calls for st in neurons], dtype=np.float64) / batches,
     }
     cols.update({f"rate_t{t}": rates[:, t] for t in range(T)})
-    return pd.DataFrame(cols, columns=cols_names)
+    # ``cols`` is already in column order, and its arrays are fresh: no reindexing, no copies (measurably
+    # faster on the rates-only path, where this table is most of the work after the forward)
+    return pd.DataFrame(cols, copy=False)
 
 
 def other_table(session, samples: int) -> pd.DataFrame:

@@ -110,7 +110,7 @@ def profile_by_name(name: str, batch_size: int | None = None, time_steps: int | 
     ``seed``, BatchNorm calibrated on the shipped sample inputs, the weights labelled so."""
     from ..api import profile
     # the CLI's model/input resolution, reused so that both label untrained weights the same way
-    from ..cli.resolve import prepare
+    from ..prepare import prepare
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nothing to warn about for a zoo name on the shipped samples

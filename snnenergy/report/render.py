@@ -189,7 +189,21 @@ def header_lines(report) -> list[str]:
         source = str(pub.get("source", "")).split(";")[0]
         lines.append(f"published (reference values, not computed here): {text}{ours}"
                      + (f"  [{source}]" if source else ""))
+    lines += replay_lines(m.get("replay"))
     return lines
+
+
+def replay_lines(replay: dict | None) -> list[str]:
+    """The energy replayed from the card's published per-layer firing rates (``meta["replay"]``, made by
+    ``snnenergy profile`` from this report's counts), next to our exact rules at the same rates."""
+    if not replay:
+        return []
+    how = f"({replay['convention']} convention, preset {replay['preset']})"
+    if "error" in replay:
+        return [f"replay from the published per-layer firing rates {how}: not made: {replay['error']}"]
+    logged = f" (its log: {replay['logged_mJ']:g} mJ)" if replay.get("logged_mJ") is not None else ""
+    return [f"replayed from the published per-layer firing rates {how}: {replay['mJ']:.4g} mJ{logged}; "
+            f"our exact rules at the same rates: {replay['exact_mJ']:.4g} mJ"]
 
 
 def dry_run_header(report) -> list[str]:

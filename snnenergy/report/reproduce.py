@@ -144,7 +144,7 @@ def profile_untrained(name: str, samples: int):
     """Profile ``name`` as ``snnenergy profile --model NAME --limit N`` does: untrained seed-0 weights, BatchNorm
     calibrated on the first ``samples`` shipped inputs, the weights labelled so."""
     from ..api import profile
-    from ..cli.resolve import prepare
+    from ..prepare import prepare
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -208,7 +208,7 @@ class _Unreadable(Dataset):
 
 
 def test_samples_of_a_loader_are_counted_without_loading_it():
-    from snnenergy.cli.resolve import count_samples
+    from snnenergy.prepare import count_samples
 
     assert count_samples(DataLoader(_Unreadable(), batch_size=4)) == 11
     assert count_samples([torch.zeros(2, 3), torch.zeros(5, 3)]) == 7

@@ -8,12 +8,14 @@ plain ``csv`` and closed-form layer sizes, independently of the toolkit.
 import csv
 import io
 from importlib import resources
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from snnenergy import model_card
 from snnenergy.cli.estimate import estimate as estimate_cmd
+from snnenergy.energy import replay as replay_module
 from snnenergy.energy.replay import estimate, load_rates, published_rate_tables, published_rates, replay_sites
 
 LOGGED = {"spikingformer-8-512": 7.4635, "spikingformer-8-768": 13.659, "cml-spikingformer-8-768": 16.306}
@@ -158,3 +160,110 @@ def test_cli_estimate():
     assert res.exit_code == 1 and "unknown energy convention" in res.output and "Traceback" not in res.output
     res = runner.invoke(estimate_cmd, ["--model", "nosuchnet"])
     assert res.exit_code == 1 and "unknown model" in res.output
+
+
+# ------------------------------------------------------------------ replays from an existing report
+@pytest.fixture(scope="module")
+def reports():
+    """One profile per model, shared by the tests below (the 8-768 models at 224x224 are slow): one sample
+    photograph; the 8-512 model BatchNorm-calibrated as the main job does, the 8-768 ones left silent, as
+    fresh BatchNorm statistics leave them (59 of 60 layers never fire)."""
+    from snnenergy.api import profile
+    from snnenergy.prepare import prepare
+
+    made = {}
+
+    def get(model):
+        if model not in made:
+            prep = prepare(model_name=model, limit=1, calibrate_bn=model.endswith("512"))
+            made[model] = profile(prep.model, prep.batches, model_name=prep.label, weights=prep.weights,
+                                  time_steps=prep.time_steps)
+        return made[model]
+    return get
+
+
+def _no_second_profile(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a replay from a report profiled the model again")
+    monkeypatch.setattr(replay_module, "_structure", fail)
+
+
+@pytest.mark.parametrize("model", list(LOGGED))
+def test_replay_from_a_report_equals_the_replay_from_its_own_profile(model, reports, monkeypatch):
+    report = reports(model)
+    ref, ref_sites = estimate(model), replay_sites(model).frame  # the all-firing profile made for the replay
+    _no_second_profile(monkeypatch)
+    for rep in (estimate(report), estimate(model, report=report), estimate(report, rates="published")):
+        assert rep.mJ == pytest.approx(ref.mJ, rel=1e-9)
+        assert rep.exact.mJ == pytest.approx(ref.exact.mJ, rel=1e-9)
+        assert rep.mJ == pytest.approx(LOGGED[model], rel=5e-3) and rep.logged_mJ == ref.logged_mJ
+        assert rep.differences["delta_mJ"].to_numpy() == pytest.approx(ref.differences["delta_mJ"].to_numpy(),
+                                                                        rel=1e-9, abs=1e-15)
+    sites = replay_sites(model, report=report).frame
+    # the same sites, counts, rate-1 counts, operand kinds and rates as the all-firing profile gives
+    assert sites.drop(columns=["rate_a", "rate_b", "mean_a", "valid_dense"]).equals(
+        ref_sites.drop(columns=["rate_a", "rate_b", "mean_a", "valid_dense"]))
+    for col in ("rate_a", "rate_b", "valid_dense"):
+        assert sites[col].to_numpy() == pytest.approx(ref_sites[col].to_numpy(), rel=1e-12, nan_ok=True)
+    assert (sites["valid_dense"] == report.layers["full_rate_ops"]).all()
+
+
+def test_a_silent_report_is_priced_with_the_kinds_of_rate_one(reports):
+    """Where no spike reaches an attention block, the product K^T V (or Q K^T) is all zero and the profile
+    records it as binary; at rate 1 it sums N > 1 terms per element, an integer, as the all-firing profile
+    records it: the replay takes the kind at rate 1."""
+    report = reports("spikingformer-8-768")
+    seen = report.layers
+    fed = {}  # (row, kind column) of each operand that an attention product made
+    for col, made_by in (("input_kind", "producer"), ("other_operand", "other_producer")):
+        for i in seen.index[seen[made_by].fillna("").str.endswith("attn:matmul")]:
+            fed[(i, col)] = seen.at[i, col]
+    assert len(fed) == 8 and set(fed.values()) == {"binary"}  # the silent run's kinds
+    sites, full = replay_sites(report).frame, replay_sites("spikingformer-8-768").frame
+    kind = {"input_kind": "kind_a", "other_operand": "kind_b"}
+    assert {full.at[i, kind[c]] for i, c in fed} == {"integer"}  # all-firing profile
+    assert {sites.at[i, kind[c]] for i, c in fed} == {"integer"}
+
+
+def test_a_report_without_rate_one_counts_uses_nominal_dense(reports, monkeypatch):
+    report = reports("spikingformer-8-512")
+    ref = estimate(report)
+    old = SimpleNamespace(meta=dict(report.meta), layers=report.layers.drop(columns=["full_rate_ops"]))
+    _no_second_profile(monkeypatch)
+    rep = estimate(old)
+    assert rep.mJ == pytest.approx(ref.mJ, rel=1e-12)  # the script prices nominal dense ops anyway
+    # ours now counts the taps on padding of the 3x3 convs: rate x (dense - padding-exact dense) more ACs,
+    # and (dense - padding-exact dense) more MACs in the first conv, whose input is the image
+    s = replay_sites(report).frame
+    pad = s["rate_a"] * (s["dense"] - s["valid_dense"])
+    extra_ac = pad[s["weight"] & (s["kind_a"] == "binary")].sum()
+    extra_mac = pad[s["kind_a"] == "real"].sum()
+    assert extra_mac == 4 * 3 * 64 * 9 * 224 ** 2 - 4 * 3 * 64 * (3 * 224 - 2) ** 2 and extra_ac > 0
+    assert rep.exact.mJ - ref.exact.mJ == pytest.approx((0.9 * extra_ac + 4.6 * extra_mac) * 1e-9, rel=1e-9)
+    assert any("no full_rate_ops column" in n for n in rep.notes)
+
+
+def test_reports_that_cannot_be_replayed(reports, monkeypatch):
+    report = reports("spikingformer-8-512")
+    _no_second_profile(monkeypatch)
+
+    def fake(**meta):
+        layers = meta.pop("layers", report.layers)
+        return SimpleNamespace(meta={**report.meta, **meta}, layers=layers)
+    with pytest.raises(ValueError, match="the report is of spikingformer-8-512, not spikingformer-8-768"):
+        estimate("spikingformer-8-768", report=report)
+    with pytest.raises(ValueError, match="profiled at T = 2, the published rates are for the card's T = 4"):
+        estimate(fake(time_steps=2))
+    with pytest.raises(ValueError, match="no op counts"):
+        estimate(fake(rates_only=True, layers=report.layers.iloc[:0]))
+    smaller = report.layers.copy()
+    smaller.loc[0, "input_elements"] = 3 * 224 * 224  # one step of the card's size: T x too few
+    with pytest.raises(ValueError, match="inputs of another size .* profile at the card's input shape"):
+        estimate(fake(layers=smaller))
+    with pytest.raises(ValueError, match="not a zoo model: pass the zoo model"):
+        estimate(fake(model="MyNet"))
+    assert estimate("spikingformer-8-512", report=fake(model="MyNet")).mJ == pytest.approx(7.4635, rel=5e-3)
+    with pytest.raises(ValueError, match="give the report once"):
+        estimate(report, report=fake())
+    with pytest.raises(TypeError, match="a zoo model name or a Report"):
+        estimate(3)

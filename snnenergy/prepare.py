@@ -1,5 +1,6 @@
-"""What the ``profile`` command profiles: a model and its inputs built from names and paths, with the facts
-the report records about them (weights, input source, calibration). The CLI's glue, kept out of the command."""
+"""What a run profiles: a model and its inputs built from names and paths (a zoo name or ``FILE.py:FACTORY``,
+a checkpoint, an input path or the shipped samples), with the facts the report records about them (weights,
+input source, calibration). Used by the CLI's commands, :mod:`snnenergy.report.compare` and ``reproduce``."""
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def _seeded(seed: int | None, build: Callable[[], Any]) -> Any:
 
 def _user_card(label: str, shape: tuple[int, ...], time_steps: int | None):
     """A card for a ``--module`` model given ``--input-shape``: the shipped samples at that shape."""
-    from ..models.registry import ModelCard
+    from .models.registry import ModelCard
 
     events = len(shape) == 4 and shape[1] == 2
     if not events and not (len(shape) == 3 and shape[0] in (1, 3)):
@@ -53,7 +54,7 @@ def _user_card(label: str, shape: tuple[int, ...], time_steps: int | None):
 def build_model(model_name: str | None, factory: Callable[[], nn.Module] | None, seed: int | None,
                 time_steps: int | None) -> tuple[nn.Module, str, Any]:
     """``(model, label, card)``: a zoo model built from ``seed`` or the user's factory's model."""
-    from ..models import create_model, model_card, resolve_name
+    from .models import create_model, model_card, resolve_name
 
     if model_name is not None:
         name = resolve_name(model_name)
@@ -86,7 +87,7 @@ def read_tensor_file(path: str, expected: tuple[int, ...] | None, image_model: b
                      ) -> torch.Tensor:
     """A tensor file as float inputs: integer images (0-255) are scaled (and normalised for ``dataset``), one
     sample without a batch dimension gets one, each with a warning that says so."""
-    from ..data import load_tensor, normalization_for, normalize_images
+    from .data import load_tensor, normalization_for, normalize_images
 
     x = load_tensor(path, dtype=None)
     if not x.is_floating_point():
@@ -111,8 +112,8 @@ def load_inputs(spec: str | None, card: Any, batch_size: int | None, time_steps:
                 ) -> list[torch.Tensor] | DataLoader:
     """Input batches for ``card``'s model (the shipped samples when ``spec`` is None): a list of tensors for
     in-memory sources, a DataLoader for datasets on disk; at most ``limit`` samples in ``batches`` batches."""
-    from ..data import as_batches, check_input, resolve_input, take
-    from ..data.loaders import TENSOR_SUFFIXES
+    from .data import as_batches, check_input, resolve_input, take
+    from .data.loaders import TENSOR_SUFFIXES
 
     if spec is not None and Path(spec).suffix.lower() in TENSOR_SUFFIXES and Path(spec).is_file():
         expected = None
@@ -176,7 +177,7 @@ def prepare(
     trained statistics. ``fuse`` applies the model's inference fusion after loading and calibration.
     ``limit`` caps the samples, ``batches`` the batches, ``num_workers`` loads a dataset in worker processes.
     """
-    from ..models import calibrate_batchnorm, fuse_model, load_checkpoint
+    from .models import calibrate_batchnorm, fuse_model, load_checkpoint
 
     model, label, card = build_model(model_name, factory, seed, time_steps)
     if card is None and input_shape is not None:
