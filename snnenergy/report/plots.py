@@ -215,7 +215,7 @@ def snn_ann_qnn(reports, preset: str = "fp32", level: int = 2, integer_as: str =
     df["E"] = df["mJ"] * factor
     labels = [f"{n}\nANN/SNN {q:.3g}x" for n, q in zip(short_names([m for m, _ in named], 28), ratios)]
     df["model"] = df["model"].map(dict(zip([m for m, _ in named], labels)))
-    fig = _figure(max(6.0, 1.6 + 1.5 * len(named)), 5.0)
+    fig = _figure(max(6.0, 3.2 + 1.9 * len(named)), 5.0)  # room for the legend outside and long names
     ax = fig.add_subplot()
     sns.barplot(df, x="model", y="E", hue="network", ax=ax, palette="Set1")
     _log_axis(ax, "y")
@@ -227,7 +227,7 @@ def snn_ann_qnn(reports, preset: str = "fp32", level: int = 2, integer_as: str =
             lab.set_horizontalalignment("right")
     for c in ax.containers:
         ax.bar_label(c, fmt="%.3g", fontsize=7, padding=1)
-    ax.legend(title="network", fontsize=8)
+    ax.legend(title="network", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.margins(y=0.15)
     missing = "" if df["network"].str.startswith("QNN").any() else "\n(QNN not priced on a chip preset)"
     ax.set_title(f"SNN vs ANN vs QNN energy, preset {preset}, level {level}{missing}", fontsize=10)
@@ -279,6 +279,28 @@ def _log_axis(ax, axis: str = "x") -> None:
     a.set_minor_formatter(NullFormatter())
 
 
+def _annotate_apart(ax, xs, ys, labels, fontsize: int = 7) -> None:
+    """Label points so that no two labels overlap: each label takes the first of a few offsets (right/left,
+    above/below) whose box, estimated from its length, clears the labels already placed."""
+    ax.figure.canvas.draw()  # settle the axis limits (log scales) before mapping points to the screen
+    to_px = ax.figure.dpi / 72.0
+    char_w, line_h = 0.6 * fontsize * to_px, 1.3 * fontsize * to_px
+    offsets = [(5, 4), (5, -4 - fontsize), (-5, 4), (-5, -4 - fontsize), (5, 6 + fontsize), (5, -6 - 2 * fontsize)]
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, text in zip(xs, ys, labels):
+        px, py = ax.transData.transform((x, y))
+        w = char_w * len(str(text))
+        for dx, dy in offsets:
+            x0 = px + dx * to_px - (w if dx < 0 else 0)
+            y0 = py + dy * to_px
+            box = (x0, y0, x0 + w, y0 + line_h)
+            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                    ha="right" if dx < 0 else "left")
+
+
 def accuracy_vs_energy(reports=(), preset: str = "fp32", level: int = 1, convention: str = "snnenergy",
                        datasets: Iterable[str] | None = None) -> Figure:
     """Published top-1 vs published energy of every zoo model card that has both ("published"), next to the
@@ -300,9 +322,9 @@ def accuracy_vs_energy(reports=(), preset: str = "fp32", level: int = 1, convent
         part = df[df["dataset"] == ds]
         sns.scatterplot(part, x="mJ", y="top1", hue="family", style="kind", markers=markers, s=70, ax=ax,
                         hue_order=sorted(df["family"].unique()), style_order=list(markers), legend=ax is axes[-1])
-        for row in part[part["kind"] != "published"].itertuples():
-            ax.annotate(row.model, (row.mJ, row.top1), xytext=(5, 4), textcoords="offset points", fontsize=7)
         _log_axis(ax)
+        measured = part[part["kind"] != "published"].sort_values("mJ")
+        _annotate_apart(ax, measured["mJ"], measured["top1"], measured["model"], fontsize=7)
         ax.set_xlabel("energy per sample (mJ, log scale)")
         ax.set_ylabel("top-1 accuracy (%), published")
         ax.set_title(f"{ds}: {int((part['kind'] == 'published').sum())} published, "
