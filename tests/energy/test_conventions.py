@@ -211,3 +211,16 @@ def test_published_sop_total_reproduces_spikingformer_8_384():
     row = published_table(["spikingformer-8-384"]).set_index("quantity").loc["energy_mJ"]
     assert row.published_mJ == 4.69 and row.status == "reproduced"
     assert row.replayed_mJ == pytest.approx((0.9 * 3.88e9 + 4.6 * (260_112_384 + 385_000)) * 1e-9, rel=1e-12)
+
+
+def test_neurobench_dense_is_padding_exact_on_a_live_profile():
+    """NeuroBench's Dense on a profile excludes padding taps: a 3x3 conv, padding 1, on a 4x4 map has
+    (2+3+3+2)² = 100 in-bounds (output, tap) pairs per channel pair: 100 x 2 x 3 = 600 (nominal: 864)."""
+    import snnenergy
+    from torch import nn
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+    r = snnenergy.profile(conv, (torch.rand(1, 2, 4, 4) > 0.5).float())
+    assert r.layers["dense_ops"].iloc[0] == 864
+    assert r.energy(convention="neurobench").totals["dense_ops"] == 600

@@ -65,7 +65,7 @@ def sites_from_report(report) -> SiteTable:
             "kind_a": L["input_kind"], "kind_b": L["other_operand"],
             "first": (producer == INPUT_LABEL).to_numpy(), "per_step": L["per_step"].astype(bool).to_numpy(),
             "dense": L["dense_ops"].to_numpy(dtype=np.float64), "bias": L["bias_ops"].to_numpy(dtype=np.float64),
-            "valid_dense": _column(L, "valid_dense_ops"), "rate_a": rate_a, "rate_b": rate_b, "mean_a": mean_a,
+            "valid_dense": _column(L, "full_rate_ops"), "rate_a": rate_a, "rate_b": rate_b, "mean_a": mean_a,
             "effective": effective, "ac": L["ac"].to_numpy(dtype=np.float64),
             "integer_mac": L["integer_mac"].to_numpy(dtype=np.float64), "mac": L["mac"].to_numpy(dtype=np.float64),
             "producer": producer.to_numpy(), "producer_b": producer_b.to_numpy(),
