@@ -146,10 +146,19 @@ def warn_batch_major_steps(session, path: str, x) -> None:
     T, B = session.T, session.batch_size
     if T < 2 or B < 2 or getattr(session, "_warned_batch_major", False) or x.dim() < 2:
         return
-    if tuple(x.shape[:2]) == (T, B) and x.stride(1) >= T * x.stride(0) > 0 and x._base is not None:
+    if tuple(x.shape[:2]) == (T, B) and x.stride(1) >= T * x.stride(0) > 0 and x._base is not None \
+            and _made_by_synaptic_op(session, x._base):
         session._warned_batch_major = True
         warnings.warn(
             f"snnenergy: neuron {path!r} gets [T={T}, B={B}, ...] input stored batch-major (a transpose of "
             f"[B, T, ...]); layers that ran on it folded as [B·T, ...] (batch outer) have their per-step counts "
             f"split by samples, not steps (totals are right); fold time outer instead: x.transpose(0, 1)"
             f".flatten(0, 1)", UserWarning, stacklevel=3)
+
+
+def _made_by_synaptic_op(session, base) -> bool:
+    """Whether ``base`` is the output of a synaptic op: only then is a batch-major view of it evidence that
+    the op ran on rows folded batch-outer (a norm over ``[B, C, T, ...]`` permuted back, as a time-dependent
+    BatchNorm does, leaves a batch-major view of a time-outer computation)."""
+    node = session.prov.nodes.get(session.prov.producer(base))
+    return node is not None and node[2] == "synaptic"

@@ -387,6 +387,33 @@ def test_batch_outer_folding_is_detected_or_warned(B, T):
         assert list(steps.ac) == true_steps, "batch-outer [B·T] folding neither detected nor warned about"
 
 
+class TimeOuterWithPermutedNorm(nn.Module):
+    """Time-outer folding throughout, then a norm over [B, C, T] permuted back (as a time-dependent BatchNorm
+    does): the neuron's input is a batch-major view, yet every layer ran time outer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4, bias=False)
+        self.bn = nn.BatchNorm1d(4)
+        self.lif = LIF()
+
+    def forward(self, x):  # x [T, B, 3]
+        T, B, _ = x.shape
+        h = self.fc(x.flatten(0, 1)).reshape(T, B, 4)
+        return self.lif(self.bn(h.permute(1, 2, 0)).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize("T,B", [(2, 3), (4, 4)])
+def test_a_batch_major_view_after_a_permuted_norm_is_not_called_batch_outer(T, B):
+    x = _spikes((T, B, 3), p=0.5, seed=13)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = profile(TimeOuterWithPermutedNorm().eval(), x, time_steps=T, batch_dim=1)
+    assert not [w for w in caught if "batch-major" in str(w.message)]
+    steps = r.per_step[r.per_step.layer == "fc"].sort_values("step")
+    assert list(steps.ac) == [int((x[t] != 0).sum()) * 4 / B for t in range(T)]  # time-outer rows, by hand
+
+
 class SharedPerStep(nn.Module):
     """A single-step loop that calls one linear layer twice per step (weight sharing)."""
 
