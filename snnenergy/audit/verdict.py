@@ -125,10 +125,9 @@ class Audit:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Audit":
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError("not an snnenergy audit (missing format marker 'snnenergy-audit')")
-        if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"audit format version {data.get('version')} is not supported (expected {FORMAT_VERSION})")
+        from ..report.report import check_format
+
+        check_format(data, FORMAT, FORMAT_VERSION, "audit")
         tables = {}
         for name, columns in _TABLES.items():
             t = data["tables"][name]

@@ -155,10 +155,7 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError("not an snnenergy report (missing format marker 'snnenergy-report')")
-        if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"report format version {data.get('version')} is not supported (expected {FORMAT_VERSION})")
+        check_format(data, FORMAT, FORMAT_VERSION, "report")
         stored = data["tables"]
         missing = [n for n in _TABLES if n not in stored and n not in _OPTIONAL_TABLES]
         if missing:
@@ -243,6 +240,14 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def check_format(data: Any, fmt: str, version: int, what: str) -> None:
+    """Refuse ``data`` unless it is a dict marked as ``fmt`` at ``version`` (one line saying which is wrong)."""
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ValueError(f"not an snnenergy {what} (missing format marker {fmt!r})")
+    if data.get("version") != version:
+        raise ValueError(f"{what} format version {data.get('version')} is not supported (expected {version})")
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
