@@ -24,6 +24,7 @@ def profile(
     model_name: str | None = None,
     weights: str | None = None,
     progress: bool = False,
+    amp: bool = False,
 ) -> Report:
     """Profile ``model`` on ``inputs`` and return a :class:`snnenergy.report.Report`.
 
@@ -44,6 +45,8 @@ def profile(
         rates_only: record neuron firing rates only (no op counting).
         model_name, weights: labels stored in the report (weights: e.g. ``"untrained"`` or a checkpoint path).
         progress: show a progress bar on stderr (samples and samples/s).
+        amp: run the forward under ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU), as a mixed-precision
+            deployment would; operands are classified on the values the ops receive.
 
     Each batch is one forward pass in eval mode under ``torch.no_grad()``, with the neurons reset before it.
     Counts are per sample. The model is left exactly as it was found, also after an exception: its
@@ -55,8 +58,11 @@ def profile(
     report's pandas tables are built on first access.
     """
     run = run_profile(model, inputs, time_steps=time_steps, batch_size=batch_size, batch_dim=batch_dim,
-                      device=device, rates_only=rates_only, progress=progress)
+                      device=device, rates_only=rates_only, progress=progress, amp=amp)
     name = model_name or getattr(getattr(model, "model_card", None), "name", None) or type(model).__name__
     with hidden_from_enclosing_modes():  # finalising reduces on the device: not the work of an enclosing profile
-        return build_report(run.session, model_name=name, weights=weights, batches=run.batches,
-                            rates_only=rates_only)
+        report = build_report(run.session, model_name=name, weights=weights, batches=run.batches,
+                              rates_only=rates_only)
+    if amp:
+        report.meta["amp"] = True
+    return report

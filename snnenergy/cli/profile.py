@@ -111,6 +111,7 @@ def _message(e: BaseException) -> str:
 @click.option("--rates", "rates_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="With --dry-run: per-layer rates ({layer: rate} JSON, a report.json, or a CSV layer,rate).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--amp", is_flag=True, help="Run the forward under torch.autocast (float16 on CUDA, bfloat16 on CPU).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write report.json, CSV and Markdown here.")
 @click.option("--rates-only", is_flag=True, help="Record firing rates only (fastest).")
 @click.option("--detail", is_flag=True, help="Print every synaptic site and every neuron layer.")
@@ -121,7 +122,7 @@ def _message(e: BaseException) -> str:
               help="Profile the inference-fused model (families with a fuse(), e.g. Meta-SpikeFormer).")
 def profile(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, input_shape, batch_size, time_steps,
             seed, preset, level, integer_as, convention, sram_kib, dram, sram_model, limit, n_batches, num_workers, progress,
-            dry_run, assume_rate, rates_file, device, out_dir, rates_only, detail, calibrate_bn, fuse) -> None:
+            dry_run, assume_rate, rates_file, device, amp, out_dir, rates_only, detail, calibrate_bn, fuse) -> None:
     """Profile a model on inputs and print the per-block summary, top sites and energy."""
     if bool(model_name) == bool(module_spec):
         raise click.UsageError("give exactly one of --model NAME or --module FILE.py:FACTORY")
@@ -144,7 +145,7 @@ def profile(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, i
         else:
             report = _profile_report(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, shape,
                                      batch_size, time_steps, seed, calibrate_bn, fuse, limit, n_batches, num_workers,
-                                     progress, device, rates_only)
+                                     progress, device, rates_only, amp)
             if report is None:  # another rank of a torchrun launch: rank 0 prints and writes
                 return
         from ..report.render import console_text
@@ -196,7 +197,7 @@ def _show_progress(flag: bool | None, n_batches: int) -> bool:
 
 def _profile_report(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, shape, batch_size,
                     time_steps, seed, calibrate_bn, fuse, limit, n_batches, num_workers, progress, device,
-                    rates_only):
+                    rates_only, amp=False):
     """The profile of the prepared model on its inputs; under torchrun the merged report on rank 0, None on the
     other ranks."""
     from .. import distributed
@@ -216,7 +217,7 @@ def _profile_report(model_name, module_spec, checkpoint, trust_checkpoint, input
     for w in caught if rank0 else ():
         click.echo(f"warning: {w.message}", err=True)
     # T was set on the model when it declares one (so the two agree); else it is given here
-    kwargs = {"device": device, "rates_only": rates_only, "model_name": prep.label, "weights": prep.weights,
+    kwargs = {"device": device, "rates_only": rates_only, "amp": amp, "model_name": prep.label, "weights": prep.weights,
               "time_steps": prep.time_steps}
     show = _show_progress(progress, len(prep.batches)) and rank0
     if env is not None:

@@ -136,6 +136,7 @@ def run_profile(
     device: str | torch.device | None = None,
     rates_only: bool = False,
     progress: bool = False,
+    amp: bool = False,
 ) -> ProfileRun:
     """Run ``model`` on ``inputs`` under the interceptor and return the counts (see :func:`snnenergy.profile`
     for the arguments and the input rules).
@@ -146,11 +147,11 @@ def run_profile(
     """
     with hidden_from_enclosing_modes() as enclosing:
         return _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates_only, progress,
-                            enclosing)
+                            enclosing, amp)
 
 
 def _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates_only, progress,
-                 enclosing: EnclosingModes) -> ProfileRun:
+                 enclosing: EnclosingModes, amp: bool = False) -> ProfileRun:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     T = check_options(time_steps, batch_size, batch_dim, model)
@@ -167,14 +168,24 @@ def _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates
             model.to(dev)  # moves the working copies; the originals come back with the state
         session = ProfileSession(model, T, dev, track_ops=not rates_only, modules=modules, batch_dim=batch_dim)
         n_batches = _run_batches(session, model, modules, inputs, arity, batch_dim, batch_size, rates_only,
-                                 progress, enclosing)
+                                 progress, enclosing, autocast(dev, amp))
     if n_batches == 0:
         raise ValueError("inputs yielded no batch: pass a non-empty tensor, list of tensors or DataLoader")
     return ProfileRun(session, n_batches, session.samples, rates_only)
 
 
+def autocast(device: torch.device, amp: bool):
+    """The forward's mixed-precision context: ``torch.autocast`` (float16 on CUDA, bfloat16 elsewhere) when
+    ``amp``, else nothing. Operands are classified on the values the ops receive, so counts stay exact."""
+    if not amp:
+        return contextlib.nullcontext
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
+
+
 def _run_batches(session: ProfileSession, model: nn.Module, modules, inputs, arity: int, batch_dim: int,
-                 batch_size: int | None, rates_only: bool, progress: bool, enclosing: EnclosingModes) -> int:
+                 batch_size: int | None, rates_only: bool, progress: bool, enclosing: EnclosingModes,
+                 mixed_precision=contextlib.nullcontext) -> int:
     """One eval-mode, no-grad forward per batch, neurons reset before each; return the number of batches.
 
     Only the forward itself runs where enclosing torch-function modes see it: loading, checking and moving
@@ -195,7 +206,7 @@ def _run_batches(session: ProfileSession, model: nn.Module, modules, inputs, ari
                         reset()
                     session.begin_forward(batch)
                     try:
-                        with enclosing.visible(), session.active(), mode:
+                        with enclosing.visible(), session.active(), mode, mixed_precision():
                             model(*batch)
                     except Exception as e:
                         inp.explain_forward_error(e, model, batch, batch_dim)
