@@ -93,7 +93,7 @@ def main() -> None:
 
     def plain():
         with torch.no_grad():
-            for x, _ in loader():
+            for x in loader():  # resolve_input yields input batches (labels=False)
                 reset_net(model)
                 model(x)
 
