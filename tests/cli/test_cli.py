@@ -14,6 +14,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from cli_testing import UNCOUNTED_OP_MODEL
 from snnenergy import Report, create_model
 from snnenergy.cli import main
 
@@ -243,14 +244,7 @@ def test_markdown_uses_one_number_format_per_column_and_records_inputs_and_energ
 
 def test_unsupported_ops_are_said_to_be_left_out_of_the_energy(tmp_path):
     src = tmp_path / "odd.py"
-    src.write_text("import torch\nfrom torch import nn\nfrom snnenergy.neurons import LIF\n"
-                   "class M(nn.Module):\n"
-                   "    def __init__(self):\n"
-                   "        super().__init__(); self.time_steps = 2; self.fc = nn.Linear(4, 4); self.lif = LIF()\n"
-                   "    def forward(self, x):\n"
-                   "        x = torch.fft.fft(x).real\n"
-                   "        return self.lif(self.fc(x.unsqueeze(0).repeat(2, 1, 1)))\n"
-                   "def build():\n    return M()\n")
+    src.write_text(UNCOUNTED_OP_MODEL)
     torch.save(torch.randn(3, 4), tmp_path / "x.pt")
     res = run("profile", "--module", f"{src}:build", "--input", str(tmp_path / "x.pt"))
     assert res.exit_code == 0, res.output

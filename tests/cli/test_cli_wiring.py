@@ -16,6 +16,7 @@ import torch
 from click.testing import CliRunner
 from torch.utils.data import DataLoader, Dataset
 
+from cli_testing import UNCOUNTED_OP_MODEL
 from snnenergy import Report
 from snnenergy.cli import main
 
@@ -132,23 +133,13 @@ def test_memory_options_below_level_3_are_refused():
 
 
 # ------------------------------------------------------------------------------------------ uncounted ops
-ODD = ("import torch\nfrom torch import nn\nfrom snnenergy.neurons import LIF\n"
-       "class M(nn.Module):\n"
-       "    def __init__(self):\n"
-       "        super().__init__(); self.time_steps = 2; self.fc = nn.Linear(4, 4); self.lif = LIF()\n"
-       "    def forward(self, x):\n"
-       "        x = torch.fft.fft(x).real\n"
-       "        return self.lif(self.fc(x.unsqueeze(0).repeat(2, 1, 1)))\n"
-       "def build():\n    return M()\n")
-
-
 def test_uncounted_ops_are_said_in_the_energy_summary_and_its_assumptions(tmp_path):
     import importlib.util
 
     import snnenergy
 
     src = tmp_path / "odd.py"
-    src.write_text(ODD)
+    src.write_text(UNCOUNTED_OP_MODEL)
     spec = importlib.util.spec_from_file_location("odd_w", src)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
