@@ -17,6 +17,7 @@ an un-hooked copy). ``--baseline DIR`` also times another copy of snnenergy (e.g
     python3 benchmarks/overhead.py                               # B = 8, every model, peers included
     python3 benchmarks/overhead.py --batch 8 32 --rep 31 --model snntorch
     python3 benchmarks/overhead.py --baseline /tmp/head --no-peers
+    python3 benchmarks/overhead.py --clock cpu                   # CPU time of this thread (a shared machine)
     python3 benchmarks/overhead.py --help
 
 Targets (issue 7): full profile ≤ 1.25×, rates-only with ``report.neurons`` ≤ 1.1×, ``report.layers``
@@ -300,8 +301,11 @@ def load_baseline(path: str) -> types.ModuleType:
 
 
 # ------------------------------------------------------------------------------------------- timing
-def bench(tools: dict[str, tuple[Callable, Callable]], rep: int) -> dict[str, dict[str, float]]:
-    """Median (and spread) of the per-repeat ratio tool / plain forward, round-robin over ``tools``."""
+def bench(tools: dict[str, tuple[Callable, Callable]], rep: int, clock: Callable[[], float] = time.perf_counter
+          ) -> dict[str, dict[str, float]]:
+    """Median (and spread) of the per-repeat ratio tool / plain forward, round-robin over ``tools``; ``clock``
+    is wall time, or this thread's CPU time (``--clock cpu``: on a shared machine, time the process spent
+    waiting for a core is not counted)."""
     for tool, base in tools.values():  # warm-up (fan-out caches, allocator, lazy imports)
         for _ in range(2):
             _run_base(base)
@@ -313,11 +317,11 @@ def bench(tools: dict[str, tuple[Callable, Callable]], rep: int) -> dict[str, di
             if isinstance(base, _PrepThenTime):
                 base.prep()
                 base = base.timed
-            t0 = time.perf_counter()
+            t0 = clock()
             base()
-            t1 = time.perf_counter()
+            t1 = clock()
             tool()
-            t2 = time.perf_counter()
+            t2 = clock()
             ratios[k].append((t2 - t1) / (t1 - t0))
             plain_ms[k].append((t1 - t0) * 1e3)
     out = {}
@@ -342,6 +346,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--rep", type=int, default=int(os.environ.get("REP", 15)), help="repeats (default 15; env REP)")
     p.add_argument("--model", choices=(*MODELS, "all"), nargs="+", default=["all"], help="which model(s)")
     p.add_argument("--no-peers", action="store_true", help="time snnenergy only (no SpikingJelly/NeuroBench)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time (default) or this thread's CPU time (steadier on a shared machine)")
     p.add_argument("--baseline", default=None, metavar="DIR",
                    help="also time the snnenergy copy in DIR/snnenergy (e.g. HEAD exported there)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
@@ -371,7 +377,7 @@ def main() -> None:
                 tools.update(snnenergy_tools(baseline, build(baseline, key, x), x, batch_dim, tag=" [baseline]"))
             if not args.no_peers:
                 tools.update(peer_tools(build(snnenergy, key, x), x, batch_dim))
-            res = bench(tools, args.rep)
+            res = bench(tools, args.rep, time.thread_time if args.clock == "cpu" else time.perf_counter)
             for tool, r in res.items():
                 print(f"{label:24s} {b:3d} {tool:34s} {r['plain_ms']:8.1f} {r['median']:6.2f}  "
                       f"[{r['q1']:.2f}..{r['q3']:.2f}]  [{r['min']:.2f}..{r['max']:.2f}]")

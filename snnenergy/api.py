@@ -1,12 +1,12 @@
 """The top-level API: :func:`profile` composes the profiler (counts) and the report (tables, energy)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from .profiler.api import run_profile
+from .profiler.api import combined_neuron_fractions, run_profile
 from .profiler.state import hidden_from_enclosing_modes
 from .report.report import Report, build_report
 
@@ -23,8 +23,9 @@ def profile(
     rates_only: bool = False,
     model_name: str | None = None,
     weights: str | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
     amp: bool = False,
+    neuron_counts_reduce: Callable[[list[tuple]], list[tuple]] | None = None,
 ) -> Report:
     """Profile ``model`` on ``inputs`` and return a :class:`snnenergy.report.Report`.
 
@@ -44,9 +45,12 @@ def profile(
             ``'meta'`` is refused: weights moved there have no values and could not come back.
         rates_only: record neuron firing rates only (no op counting).
         model_name, weights: labels stored in the report (weights: e.g. ``"untrained"`` or a checkpoint path).
-        progress: show a progress bar on stderr (samples and samples/s).
+        progress: show a progress bar on stderr (samples and samples/s); a string is the bar's label.
         amp: run the forward under ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU), as a mixed-precision
             deployment would; operands are classified on the values the ops receive.
+        neuron_counts_reduce: combines the per-neuron spike counts with other processes' before the dead /
+            saturated fractions are computed (:mod:`snnenergy.distributed` passes one that sums them over
+            ranks; see :func:`snnenergy.profiler.neuron_recording.neuron_fractions` for its contract).
 
     Each batch is one forward pass in eval mode under ``torch.no_grad()``, with the neurons reset before it.
     Counts are per sample. The model is left exactly as it was found, also after an exception: its
@@ -63,6 +67,8 @@ def profile(
     with hidden_from_enclosing_modes():  # finalising reduces on the device: not the work of an enclosing profile
         report = build_report(run.session, model_name=name, weights=weights, batches=run.batches,
                               rates_only=rates_only)
+        if neuron_counts_reduce is not None:
+            combined_neuron_fractions(run.session, neuron_counts_reduce)
     if amp:
         report.meta["amp"] = True
     return report

@@ -74,13 +74,14 @@ def test_two_processes_equal_one_on_a_tensor(torchrun_reports, single):
     model, x = single
     merged = Report.from_json(f"{torchrun_reports}.tensor.json")
     assert merged.meta["merge"]["samples"] == [4, 3]  # batches 0, 2 and 1, 3 of sizes 2, 2, 2, 1
+    assert not merged.meta["merge"]["bounds"]  # dead / saturated summed over ranks: exact, not bounded
     assert_same_report(profile(model, x, batch_size=2), merged)
 
 
 def test_two_processes_equal_one_on_a_dataloader(torchrun_reports, single):
     model, x = single
     merged = Report.from_json(f"{torchrun_reports}.loader.json")
-    assert merged.meta["merge"]["samples"] == [4, 3]  # samples 0, 2, 4, 6 and 1, 3, 5
+    assert merged.meta["merge"]["samples"] == [4, 3]  # batches [0, 1, 2] + [6] and [3, 4, 5]
     whole = profile(model, DataLoader(TensorDataset(x), batch_size=3))
     assert_same_report(whole, merged)
 
@@ -106,8 +107,19 @@ def test_shard_inputs_sources():
     x = torch.arange(10.0).reshape(10, 1)
     assert [b[:, 0].tolist() for b in shard_inputs(x, 1, 2, batch_size=3)] == [[3.0, 4.0, 5.0], [9.0]]
     assert shard_inputs([x[:1]], 1, 2) == []
-    loader = shard_inputs(DataLoader(TensorDataset(x), batch_size=2), 0, 3)
-    assert [b[0][:, 0].tolist() for b in loader] == [[0.0, 3.0], [6.0, 9.0]]
+    loader = shard_inputs(DataLoader(TensorDataset(x), batch_size=2), 0, 3)  # batches 0 and 3 of 5
+    assert [b[0][:, 0].tolist() for b in loader] == [[0.0, 1.0], [6.0, 7.0]]
+    assert len(loader.dataset) == 4  # what a progress bar counts: this rank's share
+    last = shard_inputs(DataLoader(TensorDataset(x), batch_size=3), 1, 2)  # batches [3, 4, 5] and [9]
+    assert [b[0][:, 0].tolist() for b in last] == [[3.0, 4.0, 5.0], [9.0]]
+    dropped = shard_inputs(DataLoader(TensorDataset(x), batch_size=3, drop_last=True), 1, 2)
+    assert [b[0][:, 0].tolist() for b in dropped] == [[3.0, 4.0, 5.0]]
+    # a shuffling loader: every rank shards the same (sorted) indices, so the shards still cover each sample once
+    shuffled = [shard_inputs(DataLoader(TensorDataset(x), batch_size=3, shuffle=True), r, 2) for r in range(2)]
+    assert sorted(v for part in shuffled for b in part for v in b[0][:, 0].tolist()) == x[:, 0].tolist()
+    drawn = DataLoader(TensorDataset(x), batch_size=3, sampler=torch.utils.data.RandomSampler(x, replacement=True))
+    with pytest.raises(ValueError, match="draws a random selection of samples"):
+        shard_inputs(drawn, 0, 2)
     gen = shard_inputs((x[i:i + 1] for i in range(5)), 1, 2)
     assert [float(b) for b in gen] == [1.0, 3.0]
     with pytest.raises(TypeError, match="got int"):

@@ -8,13 +8,15 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from ..neurons.reset import neuron_resetters
 from . import inputs as inp
+from .mode_stack import hidden
+from .neuron_recording import neuron_fractions
 from .session import ProfileSession
 from .state import EnclosingModes, exclusive, hidden_from_enclosing_modes, preserved
 
@@ -113,14 +115,16 @@ def check_options(time_steps: Any, batch_size: Any, batch_dim: Any, model: nn.Mo
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int | None) -> Iterator[Any]:
-    """A tqdm bar on stderr counting samples (its rate is samples/s); ``None`` when disabled."""
+def _progress(enabled: bool | str, total: int | None) -> Iterator[Any]:
+    """A tqdm bar on stderr counting samples (its rate is samples/s), labelled ``enabled`` when that is a
+    string; ``None`` when disabled."""
     if not enabled:
         yield None
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="sample", desc="profiling", file=sys.stderr, dynamic_ncols=True)
+    desc = enabled if isinstance(enabled, str) else "profiling"
+    bar = tqdm(total=total, unit="sample", desc=desc, file=sys.stderr, dynamic_ncols=True)
     try:
         yield bar
     finally:
@@ -135,7 +139,7 @@ def run_profile(
     batch_dim: int = 0,
     device: str | torch.device | None = None,
     rates_only: bool = False,
-    progress: bool = False,
+    progress: bool | str = False,
     amp: bool = False,
 ) -> ProfileRun:
     """Run ``model`` on ``inputs`` under the interceptor and return the counts (see :func:`snnenergy.profile`
@@ -172,6 +176,14 @@ def _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates
     if n_batches == 0:
         raise ValueError("inputs yielded no batch: pass a non-empty tensor, list of tensors or DataLoader")
     return ProfileRun(session, n_batches, session.samples, rates_only)
+
+
+def combined_neuron_fractions(session: ProfileSession, reduce: Callable[[list[tuple]], list[tuple]]) -> None:
+    """Set the dead / saturated fractions of a finalised session now, from its per-neuron spike counts
+    combined by ``reduce`` with other processes' (see :func:`.neuron_recording.neuron_fractions`); call it
+    before the neuron table is built, which then keeps these fractions."""
+    with hidden():
+        neuron_fractions(session, reduce)
 
 
 def autocast(device: torch.device, amp: bool):

@@ -6,8 +6,10 @@ concatenates the queue, copies it to the host once and adds it into the host acc
 (:mod:`.accumulators`). Nothing here synchronises with the device per call.
 
 Queued tensors are grouped as 0-d float32, 0-d float64, 1-d float32, 1-d float64 (so that the final
-stack/cat copies each group in one piece); a reference is ``index << 2 | group``. Only float32 and float64
-are queued, float32 only where the values are exact in it (every count below 2^24).
+stack/cat copies each group in one piece); a reference is ``index << 2 | group``, plus ``offset << 32`` for a
+reference into a queued vector past its first value (:func:`sub_ref`: several counts reduced in one op and
+queued as one vector). Only float32 and float64 are queued, float32 only where the values are exact in it
+(every count below 2^24).
 """
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ import torch
 
 from .kinds import INTEGER, kind_code
 from .neuron_detection import add_probes
+
+_INDEX_BITS = (1 << 32) - 1
+
+
+def sub_ref(ref: int, offset: int) -> int:
+    """The reference of the value ``offset`` places after the first of queued vector ``ref``."""
+    return ref + (offset << 32)
+
 
 FOLD_EVERY = 50_000  # queued tensors before a host copy within a forward (bounds memory on very long forwards)
 FOLD_AFTER_FORWARD = 4_096  # queued tensors before a host copy at the end of a forward (flat memory over batches)
@@ -126,7 +136,7 @@ class DeviceQueue:
         values = (torch.cat(parts) if len(parts) > 1 else parts[0]).cpu().tolist() if parts else []
 
         def at(ref: int) -> int:  # the position of a queued tensor's first value in ``values``
-            return starts[ref & 3][ref >> 2]
+            return starts[ref & 3][(ref & _INDEX_BITS) >> 2] + (ref >> 32)
 
         return values, at
 

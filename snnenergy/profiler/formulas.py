@@ -38,16 +38,38 @@ class Scratch:
         view = self._views.get(key)
         if view is None:
             n = x.numel()
-            bkey = (dtype, x.device)
-            buf = self._buffers.get(bkey)
-            if buf is None or buf.numel() < n:
-                buf = self._buffers[bkey] = torch.empty(n, dtype=dtype, device=x.device)
-                self._views = {k: v for k, v in self._views.items() if k[2:] != bkey}
-            if len(self._views) > 256:
-                self._views.clear()
+            buf = self._buffer(n, dtype, x.device)
             view = buf.as_strided(x.shape, strides) if strides is not None else buf[:n].view(x.shape)
             self._views[key] = view
         return view
+
+    def pair(self, x: torch.Tensor, parts: int, positions: int | None = None) -> tuple[torch.Tensor, ...]:
+        """Two buffers shaped like contiguous ``x`` side by side in one block, and the block viewed so that one
+        reduction over its dim 1 sums each buffer's ``parts`` equal parts: ``[2·parts, numel/parts]``, or with
+        ``positions`` ``[2·parts, numel/(parts·positions), positions]`` (sums per trailing position). Float64
+        for a float64 ``x``, else float32."""
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        key = (("pair", x.shape, parts, positions), None, dtype, x.device)
+        views = self._views.get(key)
+        if views is None:
+            n = x.numel()
+            block = self._buffer(2 * n, dtype, x.device)[:2 * n]
+            shape = (2 * parts, -1) if positions is None else (2 * parts, -1, positions)
+            views = block[:n].view(x.shape), block[n:].view(x.shape), block.view(shape)
+            self._views[key] = views
+        return views
+
+    def _buffer(self, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The buffer of ``dtype`` on ``device``, at least ``n`` elements (a new, larger one drops the views of
+        the old)."""
+        bkey = (dtype, device)
+        buf = self._buffers.get(bkey)
+        if buf is None or buf.numel() < n:
+            buf = self._buffers[bkey] = torch.empty(n, dtype=dtype, device=device)
+            self._views = {k: v for k, v in self._views.items() if k[2:] != bkey}
+        if len(self._views) > 256:
+            self._views.clear()
+        return buf
 
     def trim(self, keep_bytes: int) -> None:
         """Free the buffers larger than ``keep_bytes`` (and their views)."""
@@ -221,8 +243,11 @@ def _fanout_flat(in_spatial, out_spatial, kernel, stride, padding, dilation, tra
     key = (in_spatial, out_spatial, kernel, stride, padding, dilation, transposed, dtype, device)
 
     def make() -> torch.Tensor:
-        fan = fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed)
-        return torch.from_numpy(fan.reshape(-1)).to(dtype=dtype, device=device)
+        fan = torch.from_numpy(fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed)
+                               .reshape(-1))
+        if device.type == "cuda":  # from pinned memory, without blocking: no host sync inside the forward
+            return fan.pin_memory().to(device, non_blocking=True).to(dtype)
+        return fan.to(dtype=dtype, device=device)
 
     return FANOUTS.get(key, make)
 

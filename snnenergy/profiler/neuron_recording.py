@@ -121,24 +121,36 @@ def finalize_neurons(session) -> None:
             st.acc = {}
 
 
-def neuron_fractions(session) -> None:
+def neuron_fractions(session, reduce=None) -> None:
     """Set each neuron layer's fractions of neurons that never / always spiked, from the spike counts per
     neuron (and step) that :func:`finalize_neurons` left on the device (one more small copy; done when the
-    neuron table is first built). Layers without per-neuron counts get NaN."""
-    groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
+    neuron table is first built). Layers without per-neuron counts get NaN.
+
+    ``reduce`` (used by :mod:`snnenergy.distributed`) combines the counts with those of other processes
+    before the fractions are computed: it gets ``(layer, counts [N] or None, neuron-steps)`` for every
+    neuron layer, in the session's order (``None`` where the layer has no per-neuron counts), and returns
+    one ``(counts or None, neuron-steps)`` per entry; ``None`` leaves that layer's fractions NaN."""
+    items = []
     for st in session.neurons.values():
         per_neuron, st.per_neuron = st.per_neuron, None
+        items.append((st, per_neuron, st.neuron_steps))
+    if reduce is not None:
+        entries = [(st.layer, None if pn is None else pn.sum(0) if pn.dim() == 2 else pn, steps)
+                   for st, pn, steps in items]
+        items = [(st, *out) for (st, _, _), out in zip(items, reduce(entries))]
+    groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
+    for st, per_neuron, steps in items:
         if per_neuron is None:
             continue
-        key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, st.neuron_steps)
+        key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, steps)
         groups.setdefault(key, []).append((st, per_neuron))
     refs = []
-    for (_, _, _, steps), items in groups.items():
-        counts = [pn for _, pn in items]
+    for (_, _, _, steps), members in groups.items():
+        counts = [pn for _, pn in members]
         stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)  # [layers, (T,) N]
         if stacked.dim() == 3:
             stacked = stacked.sum(1)
-        refs.append(_dead_saturated(session.queue, [st for st, _ in items], stacked, steps))
+        refs.append(_dead_saturated(session.queue, [st for st, _ in members], stacked, steps))
     values, at = session.queue.fold()
     for sts, r_dead, r_saturated, numel in refs:
         for i, st in enumerate(sts):

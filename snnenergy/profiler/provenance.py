@@ -48,8 +48,6 @@ class Provenance:
             self._prune_at = max(_PRUNE_MIN, 2 * len(self._labels))
 
     def producer(self, t: torch.Tensor) -> str:
-        if isinstance(t, nn.Parameter):
-            return PARAMETER
         base = t._base
         if base is None:
             base = t
@@ -58,7 +56,8 @@ class Provenance:
         entry = self._labels.get(id(base))
         if entry is not None and entry[0]() is base:
             return entry[1]
-        return UNKNOWN
+        # a parameter the model does not hold (checked last: Parameter's isinstance runs in Python)
+        return PARAMETER if isinstance(t, nn.Parameter) else UNKNOWN
 
     def is_weight(self, t: torch.Tensor) -> bool:
         return self.producer(t) in _WEIGHT_LIKE

@@ -39,7 +39,6 @@ _SAME_ORDER = frozenset({"reshape", "reshape_as", "flatten", "unflatten", "conti
 _FREE, _OTHER, _SYNAPTIC, _UNSUPPORTED, _DATA = "free", "other", "synaptic", "unsupported", "data"
 
 _MISSING = object()
-_ACTIVE = threading.local()  # .session: the session whose forward runs in this thread now (innermost)
 _get_ident = threading.get_ident
 _NAMES: dict[Callable, tuple[str, str]] = {}  # torch function -> (normalised name, category), for every session
 
@@ -92,6 +91,7 @@ class ProfileSession(TorchFunctionMode):
         self._inputs: tuple = ()  # the current batch's tensors (dim ``batch_dim`` is their batch)
         self._thread: int | None = None  # the thread that profiles (set by attach): others pass through
         self._neuron_depth = 0
+        self._active = False  # the model's forward runs (set by ``active()``; nested profiles inside included)
         self._suspended = False
         self._wrapped: list[tuple[nn.Module, Any]] = []
         self.probes: dict[str, NeuronProbe] = {}  # user modules that may be unregistered neurons
@@ -176,10 +176,10 @@ class ProfileSession(TorchFunctionMode):
 
     def active(self) -> "_Active":
         """``with session.active():`` the model's forward, whose neuron calls this session records.
-        Wrappers act only in the thread that profiles (another thread running the model passes through), and
-        neuron calls are recorded only by the innermost session of that thread: a profile nested in this
-        one's forward records its own. (Its synaptic ops are this forward's work, seen by this session's
-        mode like any op of the forward.)"""
+        Wrappers act only in the thread that profiles (another thread running the model passes through). A
+        profile nested in this one's forward (a forward that profiles its submodule) is work this forward
+        did: its synaptic ops reach this session's mode like any op of the forward, and its neuron calls are
+        recorded by this session too (as well as by the nested one)."""
         return _Active(self)
 
     def finalize(self) -> None:
@@ -230,7 +230,7 @@ class ProfileSession(TorchFunctionMode):
         session = self
 
         def forward(*args, **kwargs):
-            if session._neuron_depth or getattr(_ACTIVE, "session", None) is not session:
+            if session._neuron_depth or not session._active:
                 return counted(*args, **kwargs)
             before = tensor_state(module)
             out = counted(*args, **kwargs)
@@ -248,7 +248,7 @@ class ProfileSession(TorchFunctionMode):
             # inside another neuron (part of its state update), or another thread running the model
             if session._neuron_depth or session._thread != _get_ident():
                 return inner(*args, **kwargs)
-            if getattr(_ACTIVE, "session", None) is not session:
+            if not session._active:  # called outside the profiled forward
                 return session._unrecorded_neuron(inner, args, kwargs)
             session._neuron_depth = 1
             session._suspend_mode()
@@ -271,8 +271,8 @@ class ProfileSession(TorchFunctionMode):
         return forward
 
     def _unrecorded_neuron(self, inner: Callable, args, kwargs):
-        """A neuron call of a profile nested in this one's forward: that profile's call, not ours; its state
-        update is no op of ours either (our mode, visible to the nested forward, lets it through)."""
+        """A neuron call outside the profiled forward (in the profiling thread, while the wrappers are on): not
+        ours; its state update is no op of ours either."""
         self._neuron_depth = 1
         try:
             return inner(*args, **kwargs)
@@ -423,7 +423,7 @@ class ProfileSession(TorchFunctionMode):
 
 
 class _Active:
-    """Makes a session the active one of this thread for a ``with`` body, then the previous one again."""
+    """Marks a session's forward as running for a ``with`` body (its wrappers record neuron calls)."""
 
     __slots__ = ("session", "previous")
 
@@ -431,11 +431,11 @@ class _Active:
         self.session = session
 
     def __enter__(self) -> None:
-        self.previous = getattr(_ACTIVE, "session", None)
-        _ACTIVE.session = self.session
+        self.previous = self.session._active
+        self.session._active = True
 
     def __exit__(self, *exc) -> None:
-        _ACTIVE.session = self.previous
+        self.session._active = self.previous
 
 
 def _tensors(args, kwargs):

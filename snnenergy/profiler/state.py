@@ -87,6 +87,10 @@ class ModelState:
     def use_working_copies(self) -> None:
         """Replace every non-parameter tensor of the modules by a copy, so that the originals stay untouched."""
         memo: dict[int, torch.Tensor] = {}  # a tensor shared by several modules gets one copy
+        with torch.no_grad():
+            self._copy_tensors(memo)
+
+    def _copy_tensors(self, memo: dict[int, torch.Tensor]) -> None:
         kinds = _KINDS.get
         for saved in self._saved:
             d = saved.module.__dict__
@@ -139,7 +143,7 @@ def _copy(t: torch.Tensor, memo: dict[int, torch.Tensor]) -> torch.Tensor:
         if t.device.type == "meta":
             out = t  # nothing to protect
         else:
-            out = t.detach().clone()
+            out = t.clone()  # under no_grad (see use_working_copies): no autograd history, one op
         memo[id(t)] = out
     return out
 

@@ -13,12 +13,15 @@ the cache).
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import torch
 
 from . import formulas as fm
-from .device_queue import DeviceQueue
+from .device_queue import DeviceQueue, sub_ref
+
+_PAIRED_DTYPES = (torch.float32, torch.float64)  # inputs whose nonzeros and Σ|x| are reduced together
 
 
 def memory_order(x: torch.Tensor) -> torch.Tensor:
@@ -89,13 +92,15 @@ class OperandSummaries:
                 self._values[key] = (weakref.ref(src), src_version, info)
         self._values[(id(out), out.data_ptr(), out.numel(), out.dtype)] = (weakref.ref(out), out_version, info)
 
-    def kind_stats(self, x: torch.Tensor) -> tuple[int, int, int, int]:
-        """Queue ``x``'s value range and fractional-part range (decides its kind); returns the 4 references."""
+    def kind_stats(self, x: torch.Tensor, info: list | None = None) -> tuple[int, int, int, int]:
+        """Queue ``x``'s value range and fractional-part range (decides its kind); returns the 4 references.
+        ``info``: ``x``'s cache entry, when the caller has looked it up."""
         q = self.queue
         if x.numel() == 0:
             z = q.scalar(q.zero())
             return (z, z, z, z)
-        info, _ = self.info(x, True)
+        if info is None:
+            info, _ = self.info(x, True)
         if info is not None and info[1] is not None:
             return info[1]
         x = memory_order(x)  # only the set of values matters here
@@ -115,6 +120,33 @@ class OperandSummaries:
         if info is not None:
             info[0], info[1] = (r_min, r_max), refs
         return refs
+
+    def pairable(self, x: torch.Tensor, n: int) -> bool:
+        """Whether ``x``'s nonzeros and Σ|x| in ``n`` parts can come from one reduction (a contiguous float
+        tensor whose parts' counts stay exact in float32)."""
+        numel = x.numel()
+        return (x.dtype in _PAIRED_DTYPES and numel > 0 and x.is_contiguous() and numel % n == 0
+                and numel // n < fm.F32_EXACT)
+
+    def weight_input(self, x: torch.Tensor, n: int) -> tuple[int, tuple | None, tuple]:
+        """``(nonzeros ref, value-weighted record or None, kind refs)`` of a weight layer's activation ``x``,
+        counted in ``n`` equal parts of dim 0 (as :meth:`nnz_steps`, :meth:`abs_sum_steps` and
+        :meth:`kind_stats`). An input not proven to be spikes needs Σ|x| as well: for a float input it comes
+        with the nonzeros from one reduction of a block holding the nonzero indicator and |x|, queued as one
+        vector."""
+        if self.proven_spikes(x):
+            return self.nnz_steps(x, n), None, self.kind_stats(x)
+        info, _ = self.info(x, True) if x.numel() else (None, False)
+        parts = info[2] if info is not None else None
+        if parts is None or n in parts or -n in parts or not self.pairable(x, n):
+            return self.nnz_steps(x, n), self.abs_sum_steps(x, n), self.kind_stats(x, info)
+        indicator, magnitudes, block = self.scratch.pair(x, n)
+        torch.ne(x, 0, out=indicator)
+        torch.abs(x, out=magnitudes)
+        r_nnz = self.queue.vector(block.sum(1))  # [nonzeros per part, Σ|x| per part]
+        r_abs = sub_ref(r_nnz, n)
+        parts[n], parts[-n] = r_nnz, r_abs
+        return r_nnz, value_weighted_ref(r_abs, x, n), self.kind_stats(x, info)
 
     def nnz_steps(self, x: torch.Tensor, n: int) -> int:
         """Queue the nonzeros of ``x`` in ``n`` equal parts along dim 0 (n = T time steps, or 1)."""
@@ -151,6 +183,23 @@ class OperandSummaries:
             if parts is not None:
                 parts[key] = sums
         return counts, sums
+
+    def conv_position_pairs(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """``[2n, positions]``: a batched conv input's nonzeros (rows ``0..n-1``) and Σ|x| (rows ``n..2n-1``) per
+        spatial position over each of ``n`` parts of the batch, from one reduction (``x`` :meth:`pairable`);
+        cached like the other summaries."""
+        info, ordered = self.info(x, True)
+        parts = info[2] if info is not None and ordered else None
+        key = ("conv_pairs", n, x.shape)
+        sums = parts.get(key) if parts is not None else None
+        if sums is None:
+            indicator, magnitudes, block = self.scratch.pair(x, n, max(math.prod(x.shape[2:]), 1))
+            torch.ne(x, 0, out=indicator)
+            torch.abs(x, out=magnitudes)
+            sums = block.sum(1)
+            if parts is not None:
+                parts[key] = sums
+        return sums
 
     def proven_spikes(self, x: torch.Tensor) -> bool:
         """Whether ``x`` is known, without looking at its values, to hold only 0 and 1 (so that Σ|x| equals

@@ -17,6 +17,7 @@ from . import formulas as fm
 from .accumulators import OtherStats, SiteStats
 from .kinds import REAL, WEIGHT
 from .ops import SYNAPTIC_CONV
+from .device_queue import sub_ref
 from .summaries import value_weighted_ref
 from .time_layout import call_layout
 
@@ -121,8 +122,12 @@ def _conv(s, name, index, path, func, args, kwargs):
     xb = x if x.dim() == ndim + 2 else x.unsqueeze(0)
     st = site(s, path, name, index)
     n, k = call_layout(s, st, xb.shape[0], tuple(xb.shape[:2]), x=xb)
-    per_position, abs_position = s.summaries.conv_positions(xb, n, int(math.prod(w.shape[2:])),
-                                                            not s.summaries.proven_spikes(xb))
+    magnitudes = not s.summaries.proven_spikes(xb)
+    paired = magnitudes and s.summaries.pairable(xb, n)
+    if paired:  # nonzeros and Σ|x| per position from one reduction: [2n, positions]
+        per_position, abs_position = s.summaries.conv_position_pairs(xb, n), None
+    else:
+        per_position, abs_position = s.summaries.conv_positions(xb, n, int(math.prod(w.shape[2:])), magnitudes)
     ra = s.summaries.kind_stats(xb)
     out = func(*args, **kwargs)
     ob = out if out.dim() == ndim + 2 else out.unsqueeze(0)
@@ -132,19 +137,22 @@ def _conv(s, name, index, path, func, args, kwargs):
     if bound is None or bound[0] != key:  # the call's shape-only figures, bound once per geometry
         bound = st.bound = _bind_conv_geometry(key, xb, ob, w, geometry, groups)
     _, fan, c_out_per_group, dense, full, fan64 = bound
-    counts = per_position if n > 1 else per_position[0]
-    eff, nnz = counts @ fan, counts.sum(-1)
-    r_vw = None
-    if abs_position is not None:  # Σ |x| · fan-out, exact for the integer inputs it is used for
-        if fan64 is None:
-            fan64 = bound[5] = fan if fan.dtype == torch.float64 else fm.conv_fanout(xb, ob, w, *geometry,
-                                                                                    torch.float64)
-        vw = abs_position.double() @ fan64
-        r_vw = value_weighted_ref(s.queue.counts(vw if n > 1 else vw[0], n), xb, n)
+    if magnitudes and fan64 is None:  # Σ |x| · fan-out, exact for the integer inputs it is used for
+        fan64 = bound[5] = fan if fan.dtype == torch.float64 else fm.conv_fanout(xb, ob, w, *geometry, torch.float64)
+    q = s.queue
+    if paired:  # [effective ops per part, Σ|x| · fan-out per part] in one product
+        r_eff = q.vector(per_position.double() @ fan64)
+        r_nnz = q.counts(per_position[:n].sum(-1, dtype=torch.float64), n)
+        r_vw = value_weighted_ref(sub_ref(r_eff, n), xb, n)
+    else:
+        counts = per_position if n > 1 else per_position[0]
+        r_eff, r_nnz, r_vw = q.counts(counts @ fan, n), q.counts(counts.sum(-1), n), None
+        if abs_position is not None:
+            vw = abs_position.double() @ fan64
+            r_vw = value_weighted_ref(q.counts(vw if n > 1 else vw[0], n), xb, n)
     st.weight_shape = tuple(w.shape)
     bias_ops = ob.numel() if isinstance(p.get("bias"), torch.Tensor) else 0
-    q = s.queue
-    record_call(s, st, xb, ra, None, None, WEIGHT, n, k, q.counts(eff, n), q.counts(nnz, n),
+    record_call(s, st, xb, ra, None, None, WEIGHT, n, k, r_eff, r_nnz,
                 c_out_per_group, dense, bias_ops, out_elements=ob.numel(), r_vw=r_vw, full_rate=full)
     _output(s, out, path, name, (xb,))
     return out
@@ -200,9 +208,7 @@ def _linear(s, index, path, func, args, kwargs):
     xr = x if x.dim() >= 2 else x.unsqueeze(0)
     st = site(s, path, "linear", index)
     n, k = call_layout(s, st, xr.shape[0], tuple(xr.shape[:2]), x=xr)
-    nnz = s.summaries.nnz_steps(xr, n)
-    r_vw = None if s.summaries.proven_spikes(xr) else s.summaries.abs_sum_steps(xr, n)
-    ra = s.summaries.kind_stats(xr)
+    nnz, r_vw, ra = s.summaries.weight_input(xr, n)
     out = func(*args, **kwargs)
     out_features = int(w.shape[0]) if w.dim() == 2 else 1
     in_features = int(w.shape[-1])
@@ -246,9 +252,8 @@ def _product(s, name, index, path, func, args, kwargs, a, b, bias_ops: int = 0):
         st.weight_shape = tuple(w.shape)
         n, k = call_layout(s, st, ar.shape[0], tuple(ar.shape[:2]), force_untimed=not b_weight and act.dim() < 3,
                            x=ar)
-        nnz = s.summaries.nnz_steps(ar, n)
-        r_vw = None if s.summaries.proven_spikes(ar) else s.summaries.abs_sum_steps(ar, n)
-        call = (st, ar, s.summaries.kind_stats(ar), None, None, WEIGHT, n, k, nnz, nnz, fan_out, dense, bias_ops)
+        nnz, r_vw, ra = s.summaries.weight_input(ar, n)
+        call = (st, ar, ra, None, None, WEIGHT, n, k, nnz, nnz, fan_out, dense, bias_ops)
         operands = (ar,)
     else:
         nz_a, pairs = fm.matmul_pair_counts(a, b, dense, s.scratch)  # [*batch_a, K], [*batch, K]

@@ -18,7 +18,10 @@ rule each:
 * ``dead`` / ``saturated`` (fractions of neurons that never / always fired): a neuron is dead in the union
   only if it is dead in every part, which fractions alone cannot tell. The merged value is exact where it
   is determined (one part; a part with none gives 0; the bounds below meet) and NaN otherwise, with
-  the bounds ``[max(0, Σ fᵢ - (k-1)), min fᵢ]`` in ``meta["merge"]["bounds"]``;
+  the bounds ``[max(0, Σ fᵢ - (k-1)), min fᵢ]`` in ``meta["merge"]["bounds"]``. Parts whose fractions
+  were already computed over all the data (``shared_fractions=True``: processes that summed their
+  per-neuron counts before, as :func:`snnenergy.distributed.profile_distributed` does) agree, and their
+  common value is kept (NaN, listed in ``not_merged``, if they do not);
 * ``producer`` lists: the union, in order of first appearance (a whole run orders them by how often each
   producer fed the op, which the parts do not record); the ``provenance`` edges: the union of the parts';
 * anything else: kept where all parts agree, else NaN (listed in ``meta["merge"]["not_merged"]``).
@@ -56,12 +59,13 @@ UNIONS = {"producer", "other_producer", "producer_b"}
 FRACTIONS = {"dead", "saturated"}
 
 
-def merge_reports(reports: Iterable[Any]):
+def merge_reports(reports: Iterable[Any], shared_fractions: bool = False):
     """One :class:`~snnenergy.report.Report` equal to a single run over the data of all ``reports``.
 
     ``reports``: :class:`Report` objects, their ``to_dict()`` dicts, JSON texts or paths of ``report.json``
-    files, all of the same model, T, counting rules and snnenergy version. Raises ``ValueError`` (one line)
-    for an empty list or mismatched reports.
+    files, all of the same model, T, counting rules and snnenergy version. ``shared_fractions``: every
+    part's ``dead`` / ``saturated`` are already those of all the data (see the module docstring). Raises
+    ``ValueError`` (one line) for an empty list or mismatched reports.
     """
     from .report import Report
 
@@ -70,6 +74,7 @@ def merge_reports(reports: Iterable[Any]):
         raise ValueError("Report.merge needs at least one report; got none")
     _check_compatible(parts)
     ctx = _Context(parts)
+    ctx.shared_fractions = shared_fractions
     tables = {name: _merge_table(name, [getattr(p, name) for p in parts], ctx) for name in KEYS}
     meta = dict(parts[0].meta)
     meta["samples"] = int(ctx.samples.sum())
@@ -129,6 +134,7 @@ class _Context:
         self.bounds: dict[str, dict[str, list[float]]] = {}
         self.not_merged: list[str] = []
         self.layer_elements: dict[tuple, np.ndarray] | None = None  # (layer, op, index) -> elements per part
+        self.shared_fractions = False  # the parts' dead / saturated are already of all the data
 
 
 # ------------------------------------------------------------------ tables
@@ -187,6 +193,8 @@ def _merge_table(name: str, frames: list[pd.DataFrame], ctx: _Context) -> pd.Dat
         columns[col] = _merge_column(name, col, values, present, weights, ctx, key_frame)
     out = pd.DataFrame(columns, columns=list(template.columns))
     for col, dt in template.dtypes.items():
+        if out[col].dtype == dt:
+            continue
         try:
             out[col] = out[col].astype(dt)
         except (TypeError, ValueError):
@@ -257,6 +265,8 @@ def _merge_column(table: str, col: str, values: list[Any], present: np.ndarray, 
     if col in UNIONS:
         return _union(values, present)
     if col in FRACTIONS:
+        if ctx.shared_fractions:
+            return _shared_fraction(col, _stack(values), present, ctx)
         return _fraction(col, _stack(values), present, key_frame, ctx)
     rate_key = "rate_t" if col.startswith("rate_t") else col
     if rate_key in weights:
@@ -334,6 +344,20 @@ def _fraction(col: str, x: np.ndarray, present: np.ndarray, key_frame: pd.DataFr
             out[j] = hi
             continue
         ctx.bounds.setdefault(str(key_frame.iloc[j, 0]), {})[col] = [lo, hi]
+    return out
+
+
+def _shared_fraction(col: str, x: np.ndarray, present: np.ndarray, ctx: _Context) -> np.ndarray:
+    """The value every part holds (fractions computed over all the data), NaN where they differ."""
+    out = np.full(x.shape[1], np.nan)
+    for j in range(x.shape[1]):
+        f = x[present[:, j], j]
+        if f.size == 0 or np.isnan(f).all():
+            continue
+        if np.isnan(f).any() or f.min() != f.max():
+            ctx.not_merged.append(f"neurons.{col}")
+            continue
+        out[j] = f[0]
     return out
 
 

@@ -353,6 +353,8 @@ def _hidden(build: Callable[[], pd.DataFrame]) -> Callable[[], pd.DataFrame]:
     from ..profiler.state import hidden_from_enclosing_modes
 
     def run() -> pd.DataFrame:
+        if not torch._C._len_torch_function_stack():  # no enclosing mode: nothing to hide from
+            return build()
         with hidden_from_enclosing_modes():
             return build()
 

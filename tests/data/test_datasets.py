@@ -202,10 +202,11 @@ def test_limit_batches_and_workers(tmp_path):
     shipped = resolve_input(None, card, batch_size=2, limit=3)
     assert [b.shape[0] for b in shipped] == [2, 1]
     assert len(resolve_input(None, card, batch_size=1, batches=2)) == 2
-    # a resolved dataset shards by sample under snnenergy.distributed
+    # a resolved dataset shards by batch under snnenergy.distributed: rank r takes batches r, r + 2, ...
     parts = [torch.cat(list(shard_inputs(resolve_input(tmp_path / "val", card, batch_size=2), r, 2)))
              for r in range(2)]
-    assert torch.equal(parts[0], full[0::2]) and torch.equal(parts[1], full[1::2])
+    assert torch.equal(parts[0], torch.cat([full[0:2], full[4:6]]))
+    assert torch.equal(parts[1], torch.cat([full[2:4], full[6:]]))
     for kw, msg in [({"limit": 0}, "limit must be a positive int"), ({"batches": -1}, "batches must be"),
                     ({"num_workers": -1}, "num_workers must be a non-negative int")]:
         with pytest.raises(ValueError, match=msg):

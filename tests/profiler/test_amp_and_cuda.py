@@ -31,6 +31,27 @@ class SpikeNet(nn.Module):
         return self.fc2(self.lif(self.fc1(x)))
 
 
+class ConvSpikeNet(nn.Module):
+    """Convolutions (their fan-out maps are made on the first call: copied to the device without a sync), a
+    spike product and a linear head, on [T, B, 2, 6, 6] spikes."""
+
+    time_steps = 3
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 4, 3, padding=1)
+        self.lif = LIF()
+        self.conv2 = nn.Conv2d(4, 4, 3, stride=2)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        T, B = x.shape[:2]
+        s = self.lif(4 * self.conv1(x.flatten(0, 1)).reshape(T, B, 4, 6, 6))
+        a = s.flatten(3) @ s.flatten(3).mT  # [T, B, 4, 4]: a product of two spike tensors
+        y = self.conv2(s.flatten(0, 1)).flatten(1)  # [T·B, 16]
+        return self.fc(y).reshape(T, B, 3) + a.sum((-1, -2))[..., None]
+
+
 def _spikes(seed=0):
     g = torch.Generator().manual_seed(seed)
     return (torch.rand(3, 2, 6, generator=g) < 0.5).float()
@@ -79,9 +100,13 @@ class NoSyncInForward(nn.Module):
 
 
 @cuda
-def test_cuda_profile_has_no_host_sync_per_op_and_equals_the_cpu_counts():
+@pytest.mark.parametrize("make", [lambda: (SpikeNet(), _spikes()),
+                                  lambda: (ConvSpikeNet(), (torch.rand(3, 2, 2, 6, 6) < 0.5).float())],
+                         ids=["linear", "conv"])
+def test_cuda_profile_has_no_host_sync_per_op_and_equals_the_cpu_counts(make):
     torch.manual_seed(0)
-    model, x = SpikeNet().double(), _spikes().double()
+    model, x = make()
+    model, x = model.double(), x.double()
     cpu = snnenergy.profile(NoSyncInForward(copy.deepcopy(model)), x, batch_dim=1)
     gpu = snnenergy.profile(NoSyncInForward(model), x, batch_dim=1, device="cuda")
     cols = ["dense_ops", "effective_ops", "ac", "integer_mac", "mac"]

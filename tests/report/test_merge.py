@@ -143,3 +143,24 @@ def test_mismatched_reports_are_refused(attention):
         Report.merge([])
     with pytest.raises(TypeError, match="report 1 is a int"):
         Report.merge([a, 3])
+
+
+def test_shared_fractions_keep_the_common_value_or_refuse_disagreement(attention):
+    """Parts whose dead / saturated were computed over all the data (summed across processes) keep that value;
+    parts that disagree cannot have been, and give NaN (listed as not merged) rather than a guess."""
+    from snnenergy.report.merge import merge_reports
+
+    model, x = attention
+    whole = profile(model, x[:4]).neurons
+    parts = [profile(model, x[:2]), profile(model, x[2:4])]
+    for p in parts:  # as if each process had summed the counts of both parts first
+        p.neurons["dead"], p.neurons["saturated"] = whole.dead.to_numpy(), whole.saturated.to_numpy()
+    assert ((whole.dead > 0) & (whole.dead < 1)).any()
+    shared = merge_reports(parts, shared_fractions=True)
+    pd.testing.assert_series_equal(shared.neurons.dead, whole.dead, check_exact=True)
+    pd.testing.assert_series_equal(shared.neurons.saturated, whole.saturated, check_exact=True)
+    assert not shared.meta["merge"]["bounds"]
+    assert merge_reports(parts).neurons.dead[(whole.dead > 0) & (whole.dead < 1)].isna().all()  # bounded only
+    parts[1].neurons.loc[0, "dead"] = 0.5 if whole.dead[0] != 0.5 else 0.25
+    disagree = merge_reports(parts, shared_fractions=True)
+    assert math.isnan(disagree.neurons.dead[0]) and "neurons.dead" in disagree.meta["merge"]["not_merged"]
