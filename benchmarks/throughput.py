@@ -14,7 +14,10 @@ With ``--procs N`` the profile also runs under ``torchrun --nproc_per_node 1`` a
 (one thread each), both the same way: every process first profiles one batch of its own (imports, lazy
 initialisation, allocator and caches warm), then the time (best of ``--repeat``) runs from a barrier to a
 barrier after rank 0 holds the merged report with every table built (sharding, profiling, gathering,
-merging; not the launch, the imports or the warm-up). A second, instrumented pass splits the time into
+merging; not the launch, the imports or the warm-up). The same ranks first time the plain forward over their
+shards between barriers: the speed-up the machine itself gives N processes of this model (on a VM whose N
+cores share caches or memory bandwidth, it is below N, and so is the profile's). A second, instrumented
+pass splits the time into
 each rank's own profile (its shard, tables built; wall and CPU time: a rank whose CPU time is well
 below its wall time was waiting for a core, i.e. the machine was busy), the gather and the merge on rank 0.
 Keep runs short on shared machines.
@@ -55,6 +58,18 @@ def best_rate(fn, samples: int, repeat: int) -> float:
     return samples / min(times)
 
 
+def plain_forward(model, batches) -> None:
+    """``model(x)`` on every batch under ``torch.no_grad()``, neurons reset per batch (what a profile does)."""
+    import torch
+
+    from snnenergy.neurons import reset_net
+
+    with torch.no_grad():
+        for x in batches:
+            reset_net(model)
+            model(x)
+
+
 def worker(model, loader, repeat: int) -> None:
     """One rank of a torchrun run: warm up, then time the distributed profile between two barriers (the best
     of ``repeat``)."""
@@ -66,6 +81,13 @@ def worker(model, loader, repeat: int) -> None:
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     profile(model, next(iter(loader()))).neurons  # the same warm-up in every process, whatever N
+    plain_total = float("inf")  # the plain forward over this rank's shard, all ranks at once: the machine's ceiling
+    for _ in range(repeat):
+        dist.barrier()
+        start = time.perf_counter()
+        plain_forward(model, shard_inputs(loader(), rank, world))
+        dist.barrier()
+        plain_total = min(plain_total, time.perf_counter() - start)
     total = float("inf")
     for _ in range(repeat):
         dist.barrier()
@@ -93,7 +115,7 @@ def worker(model, loader, repeat: int) -> None:
     times = [None] * world
     dist.all_gather_object(times, (t1 - t0, t2 - t1, t3 - t2, cpu))
     if rank == 0:
-        print("PROFILE_SECONDS " + json.dumps({"total": total, "own": [t[0] for t in times],
+        print("PROFILE_SECONDS " + json.dumps({"total": total, "plain": plain_total, "own": [t[0] for t in times],
                                                 "cpu": [t[3] for t in times], "gather": max(t[1] for t in times),
                                                 "merge": times[0][2]}))
     dist.destroy_process_group()
@@ -127,7 +149,6 @@ def main() -> None:
     torch.set_num_threads(1)
     from snnenergy import create_model, model_card, profile
     from snnenergy.data import resolve_input
-    from snnenergy.neurons import reset_net
 
     tmp = None
     if args.folder is None:
@@ -150,10 +171,7 @@ def main() -> None:
           f"{args.num_workers} workers, 1 thread)")
 
     def plain():
-        with torch.no_grad():
-            for x in loader():  # resolve_input yields input batches (labels=False)
-                reset_net(model)
-                model(x)
+        plain_forward(model, loader())  # resolve_input yields input batches (labels=False)
 
     def profiled():
         profile(model, loader())
@@ -172,16 +190,18 @@ def main() -> None:
     if args.procs:
         print(f"  load average before the torchrun runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
               "(other work on the machine slows N processes more than 1)")
-        times = {}
+        times, plains = {}, {}
         for n in (1, args.procs):
             t = torchrun_times(args, n)
-            times[n] = t["total"]
+            times[n], plains[n] = t["total"], t["plain"]
             print(f"  torchrun x{n}: {t['total']:.2f} s ({samples / t['total']:.1f} images/s; launch, imports and "
                   "warm-up not timed)")
             own = ", ".join(f"{v:.2f} s ({c:.2f} s CPU)" for v, c in zip(t["own"], t["cpu"]))
             print(f"    in parts: each rank's own profile of its shard {own}; gather (incl. waiting for the "
                   f"slowest rank) {t['gather']:.3f} s; merge {t['merge']:.3f} s")
         print(f"  speed-up of {args.procs} processes over 1: {times[1] / times[args.procs]:.2f}x")
+        print(f"  the machine's own ceiling, the plain forward sharded the same way: x1 {plains[1]:.2f} s, "
+              f"x{args.procs} {plains[args.procs]:.2f} s, speed-up {plains[1] / plains[args.procs]:.2f}x")
     if tmp is not None:
         tmp.cleanup()
 
