@@ -1,5 +1,6 @@
 """Helpers shared by the profiler tests."""
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 
 class Fn(nn.Module):
@@ -13,3 +14,15 @@ class Fn(nn.Module):
 
     def forward(self, x):
         return self.fn(self, x)
+
+
+class NameRecorder(TorchFunctionMode):
+    """A torch-function mode that records the name of every torch function it sees, in order (``names``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))

@@ -12,10 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 import bruteforce as bf
-from profiler_testing import Fn
+from profiler_testing import Fn, NameRecorder
 
 from snnenergy import profile
 from snnenergy.neurons import LIF
@@ -483,18 +482,6 @@ def test_batch_size_splits_the_batch_dim_not_time():
 
 
 # =========================================================================== item 3: nested profiles, caches
-class Recorder(TorchFunctionMode):
-    """Records the name of every torch function it sees."""
-
-    def __init__(self):
-        super().__init__()
-        self.names: Counter = Counter()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.names[getattr(func, "__name__", str(func))] += 1
-        return func(*args, **(kwargs or {}))
-
-
 class ConvLIF(nn.Module):
     def __init__(self):
         super().__init__()
@@ -513,14 +500,14 @@ def _seen_by_an_enclosing_mode() -> tuple[Counter, Counter]:
     """(ops an enclosing mode sees in a plain forward, ops it sees while the same forward is profiled)."""
     model = ConvLIF().eval()
     x = _spikes((2, 1, 2, 5, 5), seed=7)
-    with torch.no_grad(), Recorder() as plain:
+    with torch.no_grad(), NameRecorder() as plain:
         model(x)
     from snnenergy.neurons import reset_net
 
     reset_net(model)
-    with Recorder() as outer:
+    with NameRecorder() as outer:
         profile(model, x, time_steps=2, batch_dim=1)
-    return plain.names, outer.names
+    return Counter(plain.names), Counter(outer.names)
 
 
 def test_profiler_reductions_are_invisible_to_an_enclosing_torch_function_mode():

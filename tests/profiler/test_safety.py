@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from torch import nn
-from torch.overrides import TorchFunctionMode
+from profiler_testing import NameRecorder
 
 from snnenergy import profile
 from snnenergy.neurons import LIF
@@ -418,16 +418,6 @@ def test_profile_nested_in_one_thread_is_allowed_and_restores_the_outer_state():
     assert not state_mod._CLAIMS and torch._C._len_torch_function_stack() == 0
 
 
-class Recorder(TorchFunctionMode):
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.calls.append(getattr(func, "__name__", str(func)))
-        return func(*args, **(kwargs or {}))
-
-
 class Scaled(nn.Module):
     """A layer, a buffer and a tensor attribute (all copied by the profile), no neuron."""
 
@@ -443,13 +433,13 @@ class Scaled(nn.Module):
 
 def test_enclosing_mode_sees_the_forward_and_none_of_the_checks_copies_or_tables():
     model = Scaled()
-    with torch.no_grad(), Recorder() as plain:
+    with torch.no_grad(), NameRecorder() as plain:
         model(X)
-    with Recorder() as outer:
+    with NameRecorder() as outer:
         r = profile(model, X, rates_only=True)  # rates only: no interception of its own in the forward
         r.neurons, r.layers, r.other_ops
         assert torch._C._len_torch_function_stack() == 1
-    assert outer.calls == plain.calls, (plain.calls, outer.calls)
+    assert outer.names == plain.names, (plain.names, outer.names)
     assert torch._C._len_torch_function_stack() == 0
 
 

@@ -12,9 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode
-
 import bruteforce as bf
+from profiler_testing import NameRecorder
 
 import snnenergy
 from snnenergy import profile
@@ -199,24 +198,14 @@ def test_composite_whose_override_check_is_spelled_as_a_module_attribute_is_seen
 
 
 # ------------------------------------------------------------------ item 4: tables out of sight of enclosing modes
-class Recorder(TorchFunctionMode):
-    def __init__(self):
-        super().__init__()
-        self.ops = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.ops.append(getattr(func, "__name__", str(func)))
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("rates_only", [False, True])
 def test_building_tables_runs_no_op_an_enclosing_mode_sees(rates_only):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 6), LIF(), nn.Linear(6, 2), LIF())
     r = profile(model, torch.randn(3, 2, 4), time_steps=3, batch_dim=1, rates_only=rates_only)
-    with Recorder() as rec:
+    with NameRecorder() as rec:
         r.neurons, r.layers, r.per_step, r.other_ops, r.unsupported, r.provenance
-    assert rec.ops == []
+    assert rec.names == []
     assert len(r.neurons) == 2 and r.neurons.dead.notna().all()
 
 
