@@ -287,6 +287,16 @@ def abs_sum_parts(x: torch.Tensor, n: int, scratch: Scratch | None = None) -> to
     return mags.reshape(n, -1).sum(1, dtype=sum_dtype(x))
 
 
+def nonzeros_and_magnitudes(x: torch.Tensor, n: int, scratch: Scratch, positions: int | None = None) -> torch.Tensor:
+    """Nonzeros and Σ|x| of contiguous float ``x`` in ``n`` equal parts of dim 0 from one reduction: ``[2n]``
+    (nonzeros per part, then Σ|x| per part), or with ``positions`` ``[2n, positions]`` per trailing position (a
+    batched conv input's spatial positions). Exact while a part's count is below 2^24."""
+    indicator, magnitudes, block = scratch.pair(x, n, positions)
+    torch.ne(x, 0, out=indicator)
+    torch.abs(x, out=magnitudes)
+    return block.sum(1)
+
+
 def conv_position_abs_sums(x: torch.Tensor, n: int, scratch: Scratch | None = None) -> torch.Tensor:
     """Σ|x| of a batched conv input per spatial position over the samples and channels of each of ``n`` equal
     parts of the batch dim (``[n, positions]``)."""

@@ -245,11 +245,10 @@ class ProfileSession(TorchFunctionMode):
         label = f"{path}:spikes"
 
         def forward(*args, **kwargs):
-            # inside another neuron (part of its state update), or another thread running the model
-            if session._neuron_depth or session._thread != _get_ident():
+            # inside another neuron (part of its state update), another thread running the model, or a call
+            # outside the profiled forward (our mode is entered with the forward, so nothing to pass through)
+            if session._neuron_depth or session._thread != _get_ident() or not session._active:
                 return inner(*args, **kwargs)
-            if not session._active:  # called outside the profiled forward
-                return session._unrecorded_neuron(inner, args, kwargs)
             session._neuron_depth = 1
             session._suspend_mode()
             try:
@@ -269,15 +268,6 @@ class ProfileSession(TorchFunctionMode):
                 session._resume_mode()
 
         return forward
-
-    def _unrecorded_neuron(self, inner: Callable, args, kwargs):
-        """A neuron call outside the profiled forward (in the profiling thread, while the wrappers are on): not
-        ours; its state update is no op of ours either."""
-        self._neuron_depth = 1
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            self._neuron_depth = 0
 
     def _weights_inside_neuron(self, module: nn.Module, path: str, inner: Callable, args, kwargs):
         """Count a weight layer that a neuron calls: the mode back on, the neuron's depth off, while it runs."""

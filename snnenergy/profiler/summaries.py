@@ -140,10 +140,7 @@ class OperandSummaries:
         parts = info[2] if info is not None else None
         if parts is None or n in parts or -n in parts or not self.pairable(x, n):
             return self.nnz_steps(x, n), self.abs_sum_steps(x, n), self.kind_stats(x, info)
-        indicator, magnitudes, block = self.scratch.pair(x, n)
-        torch.ne(x, 0, out=indicator)
-        torch.abs(x, out=magnitudes)
-        r_nnz = self.queue.vector(block.sum(1))  # [nonzeros per part, Σ|x| per part]
+        r_nnz = self.queue.vector(fm.nonzeros_and_magnitudes(x, n, self.scratch))  # [nonzeros, Σ|x|] per part
         r_abs = sub_ref(r_nnz, n)
         parts[n], parts[-n] = r_nnz, r_abs
         return r_nnz, value_weighted_ref(r_abs, x, n), self.kind_stats(x, info)
@@ -193,10 +190,7 @@ class OperandSummaries:
         key = ("conv_pairs", n, x.shape)
         sums = parts.get(key) if parts is not None else None
         if sums is None:
-            indicator, magnitudes, block = self.scratch.pair(x, n, max(math.prod(x.shape[2:]), 1))
-            torch.ne(x, 0, out=indicator)
-            torch.abs(x, out=magnitudes)
-            sums = block.sum(1)
+            sums = fm.nonzeros_and_magnitudes(x, n, self.scratch, max(math.prod(x.shape[2:]), 1))
             if parts is not None:
                 parts[key] = sums
         return sums
