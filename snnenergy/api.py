@@ -66,7 +66,7 @@ def profile(
     name = model_name or getattr(getattr(model, "model_card", None), "name", None) or type(model).__name__
     with hidden_from_enclosing_modes():  # finalising reduces on the device: not the work of an enclosing profile
         report = build_report(run.session, model_name=name, weights=weights, batches=run.batches,
-                              rates_only=rates_only)
+                              rates_only=rates_only, keep_neuron_counts=neuron_counts_reduce is not None)
         if neuron_counts_reduce is not None:
             combined_neuron_fractions(run.session, neuron_counts_reduce)
     if amp:

@@ -179,9 +179,9 @@ def _run_profile(model, inputs, time_steps, batch_size, batch_dim, device, rates
 
 
 def combined_neuron_fractions(session: ProfileSession, reduce: Callable[[list[tuple]], list[tuple]]) -> None:
-    """Set the dead / saturated fractions of a finalised session now, from its per-neuron spike counts
-    combined by ``reduce`` with other processes' (see :func:`.neuron_recording.neuron_fractions`); call it
-    before the neuron table is built, which then keeps these fractions."""
+    """Set the dead / saturated fractions of a session finalised with ``keep_neuron_counts`` again, from its
+    per-neuron spike counts combined by ``reduce`` with other processes' (see
+    :func:`.neuron_recording.neuron_fractions`); call it before the neuron table is built."""
     with hidden():
         neuron_fractions(session, reduce)
 
@@ -205,7 +205,8 @@ def _run_batches(session: ProfileSession, model: nn.Module, modules, inputs, ari
     resetters = neuron_resetters(m for _, m in modules)
     dev = session.device
     n_batches = 0
-    model.eval()
+    if any(m.training for _, m in modules):  # eval() walks every module; most models come in eval mode
+        model.eval()
     with _progress(progress, inp.known_samples(inputs, arity, batch_dim) if progress else None) as bar:
         try:
             session.attach()

@@ -63,9 +63,10 @@ class DeviceQueue:
         self.probes: list[tuple] = []  # (neuron probe, input kind refs, output kind refs)
         self.on_fold: list[Callable[[], None]] = []  # called before a fold (caches holding queue references)
         self._zero: torch.Tensor | None = None
+        self._size = 0  # tensors queued (kept as a count: checked after every call)
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self._queue)
+        return self._size
 
     def scalar(self, t: torch.Tensor) -> int:
         """Queue a 0-d device tensor; returns its reference."""
@@ -81,6 +82,7 @@ class DeviceQueue:
             t = t.double()
         q = self._queue[group]
         q.append(t)
+        self._size += 1
         if vector:
             self._sizes[group - 2].append(t.shape[0])
         return (len(q) - 1) << 2 | group
@@ -98,7 +100,7 @@ class DeviceQueue:
         return self._zero
 
     def maybe_fold(self) -> None:
-        if len(self) > self.fold_every:
+        if self._size > self.fold_every:
             self.fold()
 
     def fold(self) -> tuple[list[float], Callable[[int], int]]:
@@ -114,6 +116,7 @@ class DeviceQueue:
         add_probes(self.probes, values, at)
         self._queue = ([], [], [], [])
         self._sizes = ([], [])
+        self._size = 0
         self.site_calls, self.neuron_calls, self.probes = [], [], []
         return values, at
 

@@ -82,18 +82,21 @@ def _queue_spikes(q, st: NeuronStats, key: int, acc: torch.Tensor) -> None:
         q.neuron_calls.append((st, None, None, q.scalar(acc.sum(dtype=torch.float64)), key, 0))
 
 
-def finalize_neurons(session) -> None:
-    """Reduce the neuron accumulators to spikes per step on the device and queue them. The spikes per neuron
-    stay on the device for :func:`neuron_fractions`.
+def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
+    """Reduce the neuron accumulators to spikes per step on the device and queue them, with the numbers of
+    neurons that never / always spiked per layer (so that one host copy brings both); returns the records
+    :func:`set_fractions` reads after that copy. ``keep_counts``: keep the spikes per neuron on the device
+    (``st.per_neuron``) for :func:`neuron_fractions` to combine with other processes' counts.
 
     Layers whose accumulators have the same shape (the blocks of a transformer, say) are reduced together:
     a few ops for all of them."""
     q = session.queue
     groups: dict[tuple, list[NeuronStats]] = {}
+    singles: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
     for st in session.neurons.values():
         if len(st.acc) == 1 and not st.varying and st.neuron_steps:
             (key, acc), = st.acc.items()
-            groups.setdefault((key, tuple(acc.shape), acc.dtype, acc.device), []).append(st)
+            groups.setdefault((key, tuple(acc.shape), acc.dtype, acc.device, st.neuron_steps), []).append(st)
             continue
         per_neuron = None
         for key, acc in st.acc.items():
@@ -107,66 +110,76 @@ def finalize_neurons(session) -> None:
                 st.varying = True
         st.acc = {}
         st.per_neuron = None if st.varying or not st.neuron_steps else per_neuron
-    for (key, *_), sts in groups.items():
+        if st.per_neuron is not None:
+            singles.setdefault((tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, st.neuron_steps),
+                               []).append((st, per_neuron))
+            if not keep_counts:
+                st.per_neuron = None
+    refs = []
+    for (key, *_, steps), sts in groups.items():
         accs = [st.acc[key] for st in sts]
-        if len(accs) == 1:
-            totals = accs[0].sum(-1, dtype=torch.float64).reshape(-1)  # [T] or [1]
-        else:  # [layers, T, N] or [layers, N]
-            totals = torch.stack(accs).sum(-1, dtype=torch.float64).view(-1)
-        r = q.vector(totals)
+        stacked = torch.stack(accs) if len(accs) > 1 else accs[0].unsqueeze(0)  # [layers, T, N] or [layers, N]
+        r = q.vector(stacked.sum(-1, dtype=torch.float64).view(-1))
         step = session.T if key < 0 else 1
         for i, st in enumerate(sts):
             q.neuron_calls.append((st, None, None, r, key, i * step))
-            st.per_neuron = st.acc[key]  # [T, N] is summed over steps by neuron_fractions, when needed
+            st.per_neuron = st.acc[key] if keep_counts else None  # [T, N]: summed over steps when needed
             st.acc = {}
+        refs.append(_dead_saturated(q, sts, stacked.sum(1) if key < 0 else stacked, steps))
+    for (*_, steps), members in singles.items():
+        counts = [pn for _, pn in members]
+        stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)
+        refs.append(_dead_saturated(q, [st for st, _ in members], stacked, steps))
+    return refs
 
 
-def neuron_fractions(session, reduce=None) -> None:
-    """Set each neuron layer's fractions of neurons that never / always spiked, from the spike counts per
-    neuron (and step) that :func:`finalize_neurons` left on the device (one more small copy; done when the
-    neuron table is first built). Layers without per-neuron counts get NaN.
+def set_fractions(refs: list[tuple], values: list[float], at) -> None:
+    """Set each layer's dead / saturated fractions from the copied queue (records of :func:`_dead_saturated`)."""
+    for sts, r_counts, numel in refs:
+        dead, saturated = at(r_counts), at(r_counts) + len(sts)
+        for i, st in enumerate(sts):
+            st.dead = values[dead + i] / numel
+            st.saturated = values[saturated + i] / numel
 
-    ``reduce`` (used by :mod:`snnenergy.distributed`) combines the counts with those of other processes
-    before the fractions are computed: it gets ``(layer, counts [N] or None, neuron-steps)`` for every
-    neuron layer, in the session's order (``None`` where the layer has no per-neuron counts), and returns
-    one ``(counts or None, neuron-steps)`` per entry; ``None`` leaves that layer's fractions NaN."""
+
+def neuron_fractions(session, reduce) -> None:
+    """Set each neuron layer's fractions of neurons that never / always spiked from its spike counts per
+    neuron combined with other processes' by ``reduce`` (:mod:`snnenergy.distributed`; the session was
+    finalised with ``keep_counts``). Layers without per-neuron counts get NaN; one more small copy.
+
+    ``reduce`` gets ``(layer, counts [N] or None, neuron-steps)`` for every neuron layer, in the session's
+    order (``None`` where the layer has no per-neuron counts), and returns one ``(counts or None,
+    neuron-steps)`` per entry; ``None`` leaves that layer's fractions NaN."""
     items = []
     for st in session.neurons.values():
         per_neuron, st.per_neuron = st.per_neuron, None
+        st.dead = st.saturated = float("nan")
         items.append((st, per_neuron, st.neuron_steps))
-    if reduce is not None:
-        entries = [(st.layer, None if pn is None else pn.sum(0) if pn.dim() == 2 else pn, steps)
-                   for st, pn, steps in items]
-        items = [(st, *out) for (st, _, _), out in zip(items, reduce(entries))]
+    entries = [(st.layer, None if pn is None else pn.sum(0) if pn.dim() == 2 else pn, steps)
+               for st, pn, steps in items]
     groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
-    for st, per_neuron, steps in items:
-        if per_neuron is None:
-            continue
-        key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, steps)
-        groups.setdefault(key, []).append((st, per_neuron))
+    for (st, _, _), (per_neuron, steps) in zip(items, reduce(entries)):
+        if per_neuron is not None:
+            key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, steps)
+            groups.setdefault(key, []).append((st, per_neuron))
     refs = []
-    for (_, _, _, steps), members in groups.items():
+    for (*_, steps), members in groups.items():
         counts = [pn for _, pn in members]
-        stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)  # [layers, (T,) N]
-        if stacked.dim() == 3:
-            stacked = stacked.sum(1)
+        stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)  # [layers, N]
         refs.append(_dead_saturated(session.queue, [st for st, _ in members], stacked, steps))
     values, at = session.queue.fold()
-    for sts, r_dead, r_saturated, numel in refs:
-        for i, st in enumerate(sts):
-            st.dead = values[at(r_dead) + i] / numel
-            st.saturated = values[at(r_saturated) + i] / numel
+    set_fractions(refs, values, at)
 
 
 def _dead_saturated(q, sts: list[NeuronStats], per_neuron: torch.Tensor, steps: int) -> tuple:
     """Queue the numbers of neurons that never / always spiked, for layers with spike counts ``per_neuron``
-    ``[layers, N]`` (comparisons written into a float buffer: bool reductions are slow on CPU)."""
-    n = per_neuron.shape[1]
-    flags = fm.thread_scratch().like(per_neuron, torch.float32)  # tables may be built in another thread
-    dtype = fm.count_dtype(flags, n)
-    r_dead = q.vector(torch.eq(per_neuron, 0, out=flags).sum(1, dtype=dtype))
-    r_saturated = q.vector(torch.ge(per_neuron, steps, out=flags).sum(1, dtype=dtype))
-    return sts, r_dead, r_saturated, n
+    ``[layers, N]``, as one vector (dead counts, then saturated counts) from one reduction: the comparisons
+    are written side by side into a float block (bool reductions are slow on CPU)."""
+    layers, n = per_neuron.shape
+    never, always, block = fm.thread_scratch().pair(per_neuron, layers)  # [layers, N] twice; [2·layers, N]
+    torch.eq(per_neuron, 0, out=never)
+    torch.ge(per_neuron, steps, out=always)
+    return sts, q.vector(block.sum(1, dtype=fm.count_dtype(block, n))), n
 
 
 def _batch_sum(s: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:

@@ -24,7 +24,7 @@ from .accumulators import NeuronStats, OtherStats, SiteStats
 from .device_queue import DeviceQueue
 from .mode_stack import composite_body, hidden, pop_modes, restore_modes, take_modes
 from .neuron_detection import NeuronProbe, is_candidate, probe_call, tensor_state, warn_probable_neurons
-from .neuron_recording import finalize_neurons, neuron_fractions, record_neuron_output
+from .neuron_recording import finalize_neurons, record_neuron_output, set_fractions
 from .neurons import neuron_info
 from .ops import category, normalise_name
 from .provenance import CONSTANT, INPUT, PARAMETER, UNKNOWN, Provenance
@@ -182,20 +182,18 @@ class ProfileSession(TorchFunctionMode):
         recorded by this session too (as well as by the nested one)."""
         return _Active(self)
 
-    def finalize(self) -> None:
-        """Reduce the neuron accumulators on the device, then move the queue to the host in one copy."""
+    def finalize(self, keep_neuron_counts: bool = False) -> None:
+        """Reduce the neuron accumulators on the device (spikes per step, dead and saturated neurons), then
+        move the queue to the host in one copy. ``keep_neuron_counts``: keep the spikes per neuron on the
+        device, for :func:`.neuron_recording.neuron_fractions` to combine with other processes' counts."""
         resolve_slots(self, self.pending)
         warn_time_layout(self)
         check_time_steps(self)
         with hidden():
-            finalize_neurons(self)
-            self.queue.fold()
+            fractions = finalize_neurons(self, keep_neuron_counts)
+            values, at = self.queue.fold()
+        set_fractions(fractions, values, at)
         self.probable_neurons = warn_probable_neurons(self.probes)
-
-    def neuron_fractions(self) -> None:
-        """Fractions of dead / saturated neurons per layer (see :func:`.neuron_recording.neuron_fractions`)."""
-        with hidden():
-            neuron_fractions(self)
 
     def provenance_edges(self) -> list[tuple[str, str, str, str, str]]:
         """``(node, layer, op, category, input)`` per distinct producer → consumer edge seen."""

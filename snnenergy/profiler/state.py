@@ -33,24 +33,44 @@ from torch.utils._device import DeviceContext
 
 
 class _Saved:
-    """The saved state of one module."""
+    """The saved state of one module: its ``__dict__`` entries, its containers (the empty ones, and the others
+    with a copy of their contents), the keys of its state tensors (attributes and container entries) and its
+    parameters."""
 
-    __slots__ = ("module", "cls", "entries", "containers", "params")
+    __slots__ = ("module", "cls", "entries", "empty", "filled", "tensor_keys", "params")
 
     def __init__(self, module: nn.Module) -> None:
         self.module = module
         self.cls = type(module)
-        self.entries = dict(module.__dict__)
-        # (attribute, container, a copy of its contents or None when empty): containers are refilled in place
-        self.containers = []
+        entries = self.entries = dict(module.__dict__)
         kinds = _KINDS.get
-        for key, value in self.entries.items():
+        self.empty = empty = []
+        self.filled = filled = []  # (container, a copy of its contents): refilled in place by ``restore``
+        tensor_keys = []  # (container or None for the module's __dict__, key) of each non-parameter tensor
+        parameters = module._parameters
+        for key, value in entries.items():
             kind = kinds(type(value)) or _kind(type(value))
-            if kind is _DICT or kind is _SEQUENCE:
-                self.containers.append((key, value, None if not value else
-                                        dict(value) if kind is _DICT else list(value)))
+            if kind is _OTHER:
+                continue
+            if kind is _TENSOR:
+                tensor_keys.append((None, key))
+            elif not value:
+                empty.append(value)
+            elif kind is _DICT:
+                filled.append((value, dict(value)))
+                if value is not parameters:
+                    for k, v in value.items():
+                        if (kinds(type(v)) or _kind(type(v))) is _TENSOR:
+                            tensor_keys.append((value, k))
+            elif kind is _SEQUENCE:
+                filled.append((value, list(value)))
+                if not isinstance(value, set):
+                    for i, v in enumerate(value):
+                        if (kinds(type(v)) or _kind(type(v))) is _TENSOR:
+                            tensor_keys.append((value, i))
+        self.tensor_keys = tensor_keys
         self.params = [(name, p, type(p), p.data, p._version, p.grad, None if p.grad is None else p.grad.data)
-                       for name, p in module._parameters.items() if p is not None]
+                       for name, p in parameters.items() if p is not None]
 
 
 _OTHER, _DICT, _SEQUENCE, _TENSOR, _PARAMETER = range(1, 6)  # nonzero: ``_KINDS.get(c) or _kind(c)``
@@ -91,19 +111,11 @@ class ModelState:
             self._copy_tensors(memo)
 
     def _copy_tensors(self, memo: dict[int, torch.Tensor]) -> None:
-        kinds = _KINDS.get
         for saved in self._saved:
             d = saved.module.__dict__
-            for key, value in saved.entries.items():
-                if (kinds(type(value)) or _kind(type(value))) is _TENSOR:
-                    d[key] = _copy(value, memo)
-            for key, container, contents in saved.containers:
-                if contents is None or key == "_parameters" or isinstance(container, set):
-                    continue
-                items = contents.items() if isinstance(contents, dict) else enumerate(contents)
-                for k, v in items:
-                    if (kinds(type(v)) or _kind(type(v))) is _TENSOR:
-                        container[k] = _copy(v, memo)
+            for container, key in saved.tensor_keys:
+                target = d if container is None else container
+                target[key] = _copy(target[key], memo)
 
     def restore(self) -> None:
         """Put every module back as it was found: class, attributes, containers, tensors, parameter storage."""
@@ -113,14 +125,14 @@ class ModelState:
             if type(m) is not saved.cls:
                 m.__class__ = saved.cls  # lazy modules turn into their final class on first call
             d = m.__dict__
-            for key in [k for k in d if k not in saved.entries]:
+            for key in d.keys() - saved.entries.keys():
                 del d[key]  # attributes the profile added (forward wrappers, lazily created state)
             d.update(saved.entries)
-            for _, container, contents in saved.containers:
-                if contents is not None:
-                    _refill(container, contents)
-                elif container:
+            for container in saved.empty:
+                if container:  # found empty, filled since
                     container.clear()
+            for container, contents in saved.filled:
+                _refill(container, contents)
             for name, p, cls, data, version, grad, grad_data in saved.params:
                 if type(p) is not cls:
                     p.__class__ = cls  # a lazy module's parameter materialised in place: uninitialised again
@@ -149,12 +161,10 @@ def _copy(t: torch.Tensor, memo: dict[int, torch.Tensor]) -> torch.Tensor:
 
 
 def _refill(container: Any, contents: list | dict) -> None:
-    if isinstance(container, dict):
-        container.clear()  # also restores the order of an OrderedDict
-        container.update(contents)
-    elif isinstance(container, list):
+    """Put ``contents`` back into ``container``, the same object."""
+    if isinstance(container, list):
         container[:] = contents
-    elif isinstance(container, set):
+    else:  # a dict (also restores the order of an OrderedDict) or a set
         container.clear()
         container.update(contents)
 

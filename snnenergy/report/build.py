@@ -184,7 +184,6 @@ def site_tables(session, samples: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def neuron_table(session, samples: int) -> pd.DataFrame:
     """One row per neuron layer, its float columns computed per row (as in :func:`layer_table`)."""
     T = session.T
-    session.neuron_fractions()
     neurons = list(session.neurons.values())
     if not neurons:
         return pd.DataFrame([], columns=NEURON_COLUMNS + list(_step_names(T)))

@@ -307,11 +307,12 @@ def _frame_from_dict(d: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
-def build_report(session, model_name: str, weights: str | None, batches: int, rates_only: bool) -> Report:
-    """Move the session's counts to the host (one copy) and wrap them in a :class:`Report` whose tables are
-    built when first read (the neuron table then also counts, per layer, the neurons that never / always
-    spiked, from the per-neuron spike counts the session keeps on the device)."""
-    session.finalize()
+def build_report(session, model_name: str, weights: str | None, batches: int, rates_only: bool,
+                 keep_neuron_counts: bool = False) -> Report:
+    """Move the session's counts to the host (one copy, with the fractions of neurons that never / always
+    spiked) and wrap them in a :class:`Report` whose tables are built when first read.
+    ``keep_neuron_counts``: keep the spikes per neuron on the device (for combining across processes)."""
+    session.finalize(keep_neuron_counts)
     samples = session.samples
     meta = {
         "model": model_name,
