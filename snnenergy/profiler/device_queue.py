@@ -145,20 +145,27 @@ class DeviceQueue:
 
     def _add_site_calls(self, values: list[float], at: Callable[[int], int]) -> None:
         T = self.T
+        kinds: dict[tuple, tuple[int, float, float]] = {}  # operands shared by several calls: read once
+
+        def kind_and_range(refs: tuple) -> tuple[int, float, float]:
+            found = kinds.get(refs)
+            if found is None:
+                lo, hi, flo, fhi = (values[at(r)] for r in refs)
+                found = kinds[refs] = (kind_code(lo, hi, flo, fhi), lo, hi)
+            return found
+
         for site, ra, rb, kb, slot, r_eff, r_nnz, mult, r_vw, n, r_full in self.site_calls:
             if r_full is not None:
                 site.full_rate_ops += round(values[at(r_full)])
-            i = at(ra[0]), at(ra[1]), at(ra[2]), at(ra[3])
-            ka = kind_code(values[i[0]], values[i[1]], values[i[2]], values[i[3]])
+            ka, lo, hi = kind_and_range(ra)
             b_range = None
             if rb is not None:
-                j = at(rb[0]), at(rb[1]), at(rb[2]), at(rb[3])
-                kb = kind_code(values[j[0]], values[j[1]], values[j[2]], values[j[3]])
-                b_range = (values[j[0]], values[j[1]])
-            site.add_operand_range((values[i[0]], values[i[1]]), b_range)
+                kb, b_lo, b_hi = kind_and_range(rb)
+                b_range = (b_lo, b_hi)
+            site.add_operand_range((lo, hi), b_range)
             site.kind_calls[ka, kb] += 1
             e, z = at(r_eff), at(r_nnz)
-            v = _value_weighted_at(r_vw, ka, values[i[0]], values[i[1]], at)
+            v = _value_weighted_at(r_vw, ka, lo, hi, at)
             if slot < 0:
                 eff, nnz = site.effective[ka, kb], site.nnz
                 vw = 0.0

@@ -136,8 +136,12 @@ class OperandSummaries:
         vector."""
         if self.proven_spikes(x):
             return self.nnz_steps(x, n), None, self.kind_stats(x)
-        info, _ = self.info(x, True) if x.numel() else (None, False)
-        parts = info[2] if info is not None else None
+        info, ordered = self.info(x, True) if x.numel() else (None, False)
+        parts = info[2] if info is not None and (ordered or n == 1) else None
+        if parts is not None:  # another consumer of the same tensor has reduced it (q, k, v of one input)
+            r_nnz, r_abs = parts.get(n), parts.get(-n)
+            if r_nnz is not None and r_abs is not None:
+                return r_nnz, value_weighted_ref(r_abs, x, n), self.kind_stats(x, info)
         if parts is None or n in parts or -n in parts or not self.pairable(x, n):
             return self.nnz_steps(x, n), self.abs_sum_steps(x, n), self.kind_stats(x, info)
         r_nnz = self.queue.vector(fm.nonzeros_and_magnitudes(x, n, self.scratch))  # [nonzeros, Σ|x|] per part
