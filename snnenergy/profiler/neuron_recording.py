@@ -66,7 +66,10 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
     if acc is None:
         st.acc[key] = rows
     elif acc.shape == rows.shape:
-        st.acc[key] = acc.to(torch.float64) + rows  # float64 from the second batch on: sums stay exact
+        if acc.dtype == torch.float64:
+            acc.add_(rows)  # the layer's own accumulator (made below): added in place
+        else:
+            st.acc[key] = acc.to(torch.float64) + rows  # float64 from the second batch on: sums stay exact
     else:  # the layer's size changed between calls (another input size): keep its spike totals only
         _queue_spikes(q, st, key, acc)
         st.varying = True
