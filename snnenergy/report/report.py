@@ -345,21 +345,7 @@ def build_report(session, model_name: str, weights: str | None, batches: int, ra
         "unsupported": lambda: unsupported_table(session),
         "provenance": lambda: provenance_table(session),
     }
-    return Report(meta, builders={name: _hidden(build) for name, build in builders.items()})
-
-
-def _hidden(build: Callable[[], pd.DataFrame]) -> Callable[[], pd.DataFrame]:
-    """``build`` run where the torch-function modes enclosing the table's first read (a user's recorder, an
-    outer profile) do not see its device work (the neuron table reduces per-neuron counts on the device)."""
-    from ..profiler.state import hidden_from_enclosing_modes
-
-    def run() -> pd.DataFrame:
-        if not torch._C._len_torch_function_stack():  # no enclosing mode: nothing to hide from
-            return build()
-        with hidden_from_enclosing_modes():
-            return build()
-
-    return run
+    return Report(meta, builders=builders)  # host work only: the device work was done by finalize
 
 
 def _version() -> str:
