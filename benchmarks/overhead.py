@@ -18,6 +18,7 @@ an un-hooked copy). ``--baseline DIR`` also times another copy of snnenergy (e.g
     python3 benchmarks/overhead.py --batch 8 32 --rep 31 --model snntorch
     python3 benchmarks/overhead.py --baseline /tmp/head --no-peers
     python3 benchmarks/overhead.py --clock cpu                   # CPU time of this thread (a shared machine)
+    python3 benchmarks/overhead.py --batches 10                  # ten batches per profile, as a DataLoader run
     python3 benchmarks/overhead.py --help
 
 Targets (issue 7): full profile ≤ 1.25×, rates-only with ``report.neurons`` ≤ 1.1×, ``report.layers``
@@ -179,18 +180,21 @@ def build(pkg: types.ModuleType, key: str, x: torch.Tensor) -> nn.Module:
 
 
 # -------------------------------------------------------------------------------------------- tools
-def plain(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+def plain(model: nn.Module, x: torch.Tensor, batches: int = 1) -> Callable[[], None]:
     def run() -> None:
-        with torch.no_grad():
-            model(x)
-        reset(model)
+        for _ in range(batches):
+            with torch.no_grad():
+                model(x)
+            reset(model)
     return run
 
 
-def snnenergy_tools(pkg, model, x, batch_dim: int, tag: str = "") -> dict[str, tuple[Callable, Callable]]:
+def snnenergy_tools(pkg, model, x, batch_dim: int, tag: str = "", batches: int = 1
+                    ) -> dict[str, tuple[Callable, Callable]]:
     kw = {"batch_dim": batch_dim, "time_steps": T}
-    base = plain(model, x)
+    base = plain(model, x, batches)
     held: list = []
+    x = x if batches == 1 else [x] * batches  # a list of batches: one profile over all of them
 
     def full():
         pkg.profile(model, x, **kw)
@@ -232,24 +236,27 @@ class _PrepThenTime:
         self.prep, self.timed = prep, timed
 
 
-def peer_tools(model: nn.Module, x: torch.Tensor, batch_dim: int) -> dict[str, tuple[Callable, Callable]]:
+def peer_tools(model: nn.Module, x: torch.Tensor, batch_dim: int, batches: int = 1
+               ) -> dict[str, tuple[Callable, Callable]]:
     tools: dict[str, tuple[Callable, Callable]] = {}
-    base = plain(model, x)
+    base = plain(model, x, batches)
     try:
         from spikingjelly.activation_based import op_counter as oc
 
         def sj_synop():
             c = oc.SynOpCounter()
             with oc.DispatchCounterMode([c]), torch.no_grad():
-                model(x)
+                for _ in range(batches):
+                    model(x)
+                    reset(model)
             c.get_total()
-            reset(model)
 
         def sj_acmac():
             cs = [oc.ACCounter(), oc.MACCounter()]
             with oc.DispatchCounterMode(cs), torch.no_grad():
-                model(x)
-            reset(model)
+                for _ in range(batches):
+                    model(x)
+                    reset(model)
 
         tools["SpikingJelly op_counter [SynOp]"] = (sj_synop, base)
         tools["SpikingJelly op_counter [AC+MAC]"] = (sj_acmac, base)
@@ -263,7 +270,8 @@ def peer_tools(model: nn.Module, x: torch.Tensor, batch_dim: int) -> dict[str, t
         hooked = copy.deepcopy(model)  # NeuroBench leaves its hooks on the model it measured
         net = hooked if batch_dim == 0 else _BatchFirst(hooked)
         xb = x if batch_dim == 0 else x.transpose(0, 1).contiguous()
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xb, torch.zeros(xb.shape[0])),
+        xs = torch.cat([xb] * batches)  # ``batches`` batches of the same samples
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xs, torch.zeros(xs.shape[0])),
                                              batch_size=xb.shape[0])
         bench_ = Benchmark(TorchModel(net), loader, [], [], [[], [SynapticOperations]])
 
@@ -343,6 +351,9 @@ def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Profiling time over plain-forward time (medians of per-repeat "
                                             "ratios with their spread), snnenergy and its peers, in one process.")
     p.add_argument("--batch", type=int, nargs="+", default=[8], help="batch sizes (default: 8)")
+    p.add_argument("--batches", type=int, default=1,
+                   help="batches per profile (default 1): a list of that many batches against as many plain forwards, "
+                        "as a DataLoader run sees it (the per-profile costs spread over the batches)")
     p.add_argument("--rep", type=int, default=int(os.environ.get("REP", 15)), help="repeats (default 15; env REP)")
     p.add_argument("--model", choices=(*MODELS, "all"), nargs="+", default=["all"], help="which model(s)")
     p.add_argument("--no-peers", action="store_true", help="time snnenergy only (no SpikingJelly/NeuroBench)")
@@ -359,7 +370,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     baseline = load_baseline(args.baseline) if args.baseline else None
     keys = list(MODELS) if "all" in args.model else args.model
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {args.rep}, T = {T}, CPU")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {args.rep}, T = {T}, CPU, "
+          f"{args.batches} batch(es) per profile")
     print(f"{'model':24s} {'B':>3s} {'tool':34s} {'plain ms':>8s} {'ratio':>6s}  [q1..q3]  [min..max]")
     table = []
     for b in args.batch:
@@ -372,11 +384,12 @@ def main() -> None:
             except ImportError as e:
                 print(f"{label:24s} {b:3d} skipped ({e})")
                 continue
-            tools = snnenergy_tools(snnenergy, model, x, batch_dim)
+            tools = snnenergy_tools(snnenergy, model, x, batch_dim, batches=args.batches)
             if baseline is not None:
-                tools.update(snnenergy_tools(baseline, build(baseline, key, x), x, batch_dim, tag=" [baseline]"))
+                tools.update(snnenergy_tools(baseline, build(baseline, key, x), x, batch_dim, tag=" [baseline]",
+                                             batches=args.batches))
             if not args.no_peers:
-                tools.update(peer_tools(build(snnenergy, key, x), x, batch_dim))
+                tools.update(peer_tools(build(snnenergy, key, x), x, batch_dim, args.batches))
             res = bench(tools, args.rep, time.thread_time if args.clock == "cpu" else time.perf_counter)
             for tool, r in res.items():
                 print(f"{label:24s} {b:3d} {tool:34s} {r['plain_ms']:8.1f} {r['median']:6.2f}  "
