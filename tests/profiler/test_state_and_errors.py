@@ -44,6 +44,28 @@ def test_model_untouched_after_profile():
     assert torch.is_grad_enabled()
 
 
+def test_a_submodule_left_in_training_mode_is_profiled_in_eval_mode():
+    """The root in eval mode, its BatchNorm in training mode: the profile runs it with the running statistics
+    (the spikes equal an eval-mode forward's, not a batch-statistics one's) and gives the flag back."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.BatchNorm1d(16), LIF(v_threshold=0.5))
+    model[0].running_mean.fill_(2.0)  # eval and batch statistics now give very different spikes
+    model.eval()
+    model[0].train()
+    x = torch.randn(6, 16)
+    model.eval()
+    with torch.no_grad():
+        expected = model(x).sum().item()  # eval mode, one step
+    model[1].reset()
+    model[0].train()
+    with torch.no_grad():
+        batch_stats = nn.functional.batch_norm(x, None, None, model[0].weight, model[0].bias, True)
+    assert (batch_stats >= 0.5).sum().item() != expected  # the two modes differ on this input
+    report = profile(model, x)
+    assert report.neurons.spikes.sum() * 6 == expected
+    assert model[0].training and not model.training
+
+
 class Boom(nn.Module):
     def __init__(self):
         super().__init__()
