@@ -111,7 +111,7 @@ class NeuronStats:
     out_max: float = -math.inf
     dead: float = math.nan  # fractions of neurons that never / always spiked (ProfileSession.neuron_fractions)
     saturated: float = math.nan
-    # device accumulators of spikes per neuron, summed over samples and batches: key -1 holds ``[T, N]``
+    # device accumulators of spikes per neuron, summed over samples and batches: key -1 holds ``[T, ...]``
     # (calls with a time-step dim), key k ``[N]`` (the k-th call of a forward, for single-step models)
     acc: dict[int, torch.Tensor] = field(default_factory=dict)
     varying: bool = False  # the layer's size changed between calls: no per-neuron counts (dead/saturated NaN)

@@ -189,6 +189,8 @@ def sum_parts(t: torch.Tensor, n: int, bound: int) -> torch.Tensor:
     dtype = count_dtype(t, bound)
     if n == 1 or t.dim() == 0:
         return t.sum(dtype=dtype)
+    if t.dim() > 1 and t.shape[0] == n:  # dim 0 is the parts already ([T, B, ...]): no view to make
+        return t.sum(tuple(range(1, t.dim())), dtype=dtype)
     parts = t.unflatten(0, (n, -1))
     return parts.sum(tuple(range(1, parts.dim())), dtype=dtype)
 

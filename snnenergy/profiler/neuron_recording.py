@@ -44,9 +44,11 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
     session.neuron_leads.add(tuple(s.shape[:2]))
     timed = s.dim() >= 2 and s.shape[0] == T and s.shape[1] == B or (s.dim() >= 1 and s.shape[0] == T * B and T > 1)
     if timed and not single_step:
-        # one pass: sum over the batch -> [T, neurons]; exact in float32 (each entry is at most
-        # B·largest spike value)
-        rows = _batch_sum(s.reshape(T, B, -1), dtype)
+        # one pass: sum over the batch -> [T, neuron dims]; exact in float32 (each entry is at most
+        # B·largest spike value). A [T, B, ...] output is summed as it is (a reshape would be one more op per
+        # call); the accumulators are flattened to [T, N] once, when they are reduced
+        steps_first = s.dim() > 2 and s.shape[0] == T and s.shape[1] == B
+        rows = _batch_sum(s if steps_first else s.reshape(T, B, -1), dtype)
         n = s.numel() // T
         for t in range(T):
             st.elements[t] += n
@@ -63,6 +65,8 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
             st.neuron_steps += 1
         st.elements[key] += s.numel()
     acc = st.acc.get(key)
+    if acc is not None and acc.shape != rows.shape and acc.shape[0] == rows.shape[0] and acc.numel() == rows.numel():
+        rows = rows.reshape(acc.shape)  # the same neurons, from a call laid out the other way ([T·B, ...])
     if acc is None:
         st.acc[key] = rows
     elif acc.shape == rows.shape:
@@ -80,7 +84,7 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
 def _queue_spikes(q, st: NeuronStats, key: int, acc: torch.Tensor) -> None:
     """Queue the spike totals of one accumulator (per step for key -1, else of one call slot)."""
     if key < 0:
-        q.neuron_calls.append((st, None, None, q.vector(acc.sum(1, dtype=torch.float64)), -1, 0))
+        q.neuron_calls.append((st, None, None, q.vector(acc.flatten(1).sum(1, dtype=torch.float64)), -1, 0))
     else:
         q.neuron_calls.append((st, None, None, q.scalar(acc.sum(dtype=torch.float64)), key, 0))
 
@@ -104,7 +108,7 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
         per_neuron = None
         for key, acc in st.acc.items():
             _queue_spikes(q, st, key, acc)
-            part = acc.sum(0) if key < 0 else acc
+            part = acc.sum(0).reshape(-1) if key < 0 else acc
             if per_neuron is None:
                 per_neuron = part
             elif per_neuron.shape == part.shape:
@@ -121,12 +125,14 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
     refs = []
     for (key, *_, steps), sts in groups.items():
         accs = [st.acc[key] for st in sts]
-        stacked = torch.stack(accs) if len(accs) > 1 else accs[0].unsqueeze(0)  # [layers, T, N] or [layers, N]
+        stacked = torch.stack(accs) if len(accs) > 1 else accs[0].unsqueeze(0)  # [layers, T, ...] or [layers, N]
+        if key < 0:
+            stacked = stacked.flatten(2)  # [layers, T, N]
         r = q.vector(stacked.sum(-1, dtype=torch.float64).view(-1))
         step = session.T if key < 0 else 1
         for i, st in enumerate(sts):
             q.neuron_calls.append((st, None, None, r, key, i * step))
-            st.per_neuron = st.acc[key] if keep_counts else None  # [T, N]: summed over steps when needed
+            st.per_neuron = stacked[i] if keep_counts else None  # [T, N]: summed over steps when needed
             st.acc = {}
         refs.append(_dead_saturated(q, sts, stacked.sum(1) if key < 0 else stacked, steps))
     for (*_, steps), members in singles.items():
