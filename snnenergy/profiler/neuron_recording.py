@@ -125,20 +125,28 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
     refs = []
     for (key, *_, steps), sts in groups.items():
         accs = [st.acc[key] for st in sts]
-        stacked = torch.stack(accs) if len(accs) > 1 else accs[0].unsqueeze(0)  # [layers, T, ...] or [layers, N]
-        if key < 0:
-            stacked = stacked.flatten(2)  # [layers, T, N]
-        r = q.vector(stacked.sum(-1, dtype=torch.float64).view(-1))
+        if len(accs) == 1:  # one layer of its shape (a conv net's): no stack or view to make
+            stacked = accs[0]  # [T, ...] or [N]
+            r = q.vector(stacked.sum(tuple(range(1, stacked.dim())), dtype=torch.float64)) if key < 0 else q.scalar(
+                stacked.sum(dtype=torch.float64))
+            per_neuron = stacked.sum(0) if key < 0 else stacked  # [...] or [N]: one layer's neurons
+        else:
+            stacked = torch.stack(accs)  # [layers, T, ...] or [layers, N]
+            if key < 0:
+                stacked = stacked.flatten(2)  # [layers, T, N]
+            r = q.vector(stacked.sum(-1, dtype=torch.float64).view(-1))
+            per_neuron = stacked.sum(1) if key < 0 else stacked  # [layers, N]
         step = session.T if key < 0 else 1
         for i, st in enumerate(sts):
             q.neuron_calls.append((st, None, None, r, key, i * step))
-            st.per_neuron = stacked[i] if keep_counts else None  # [T, N]: summed over steps when needed
+            if keep_counts:  # [T, N] or [N]: summed over steps when needed
+                st.per_neuron = stacked[i] if len(sts) > 1 else stacked.flatten(1) if key < 0 else stacked
             st.acc = {}
-        refs.append(_dead_saturated(q, sts, stacked.sum(1) if key < 0 else stacked, steps))
+        refs.append(_dead_saturated(q, sts, per_neuron, steps, grouped=len(sts) > 1))
     for (*_, steps), members in singles.items():
         counts = [pn for _, pn in members]
-        stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)
-        refs.append(_dead_saturated(q, [st for st, _ in members], stacked, steps))
+        stacked = torch.stack(counts) if len(counts) > 1 else counts[0]
+        refs.append(_dead_saturated(q, [st for st, _ in members], stacked, steps, grouped=len(counts) > 1))
     return refs
 
 
@@ -180,11 +188,13 @@ def neuron_fractions(session, reduce) -> None:
     set_fractions(refs, values, at)
 
 
-def _dead_saturated(q, sts: list[NeuronStats], per_neuron: torch.Tensor, steps: int) -> tuple:
+def _dead_saturated(q, sts: list[NeuronStats], per_neuron: torch.Tensor, steps: int, grouped: bool = True
+                    ) -> tuple:
     """Queue the numbers of neurons that never / always spiked, for layers with spike counts ``per_neuron``
-    ``[layers, N]``, as one vector (dead counts, then saturated counts) from one reduction: the comparisons
-    are written side by side into a float block (bool reductions are slow on CPU)."""
-    layers, n = per_neuron.shape
+    ``[layers, N]`` (not ``grouped``: one layer's, of any shape), as one vector (dead counts, then saturated
+    counts) from one reduction: the comparisons are written side by side into a float block (bool reductions
+    are slow on CPU)."""
+    layers, n = per_neuron.shape if grouped else (1, per_neuron.numel())
     never, always, block = fm.thread_scratch().pair(per_neuron, layers)  # [layers, N] twice; [2·layers, N]
     torch.eq(per_neuron, 0, out=never)
     torch.ge(per_neuron, steps, out=always)
