@@ -58,7 +58,7 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
         key = st.call_slot(session.forward_id)
         st.untimed_calls += 1
         if s.dim() >= 1 and s.shape[0] == B:
-            rows = _batch_sum(s.reshape(1, B, -1), dtype)[0]
+            rows = s.sum(0, dtype=dtype) if B > 1 else s[0].clone() if dtype is None else s[0].to(dtype)
             st.neuron_steps += B
         else:
             rows = s.sum(dtype=dtype).reshape(1)
@@ -89,6 +89,39 @@ def _queue_spikes(q, st: NeuronStats, key: int, acc: torch.Tensor) -> None:
         q.neuron_calls.append((st, None, None, q.scalar(acc.sum(dtype=torch.float64)), key, 0))
 
 
+def _alike_slots(st: NeuronStats) -> bool:
+    """Whether a layer's accumulators are one per call slot of a single-step loop, all of one shape and dtype."""
+    accs = st.acc
+    return (not st.varying and len(accs) > 1 and min(accs) >= 0
+            and len({(a.shape, a.dtype) for a in accs.values()}) == 1)
+
+
+def _per_slot_spikes(q, st: NeuronStats) -> torch.Tensor:
+    """Queue the spike totals of every call slot of a layer (:func:`_alike_slots`) from one stack; returns its
+    spikes per neuron."""
+    stacked = torch.stack(list(st.acc.values()))  # [slots, ...]
+    r = q.vector(stacked.sum(tuple(range(1, stacked.dim())), dtype=torch.float64))
+    for i, key in enumerate(st.acc):
+        q.neuron_calls.append((st, None, None, r, key, i))
+    return stacked.sum(0, dtype=torch.float64)
+
+
+def _spikes_per_accumulator(q, st: NeuronStats) -> torch.Tensor | None:
+    """Queue the spike totals of each of a layer's accumulators; returns its spikes per neuron (flat), ``None``
+    with ``st.varying`` set when the accumulators do not hold the same neurons."""
+    per_neuron = None
+    for key, acc in st.acc.items():
+        _queue_spikes(q, st, key, acc)
+        part = (acc.sum(0) if key < 0 else acc).reshape(-1)
+        if per_neuron is None:
+            per_neuron = part
+        elif per_neuron.shape == part.shape:
+            per_neuron = per_neuron.to(torch.float64) + part
+        else:
+            st.varying = True
+    return per_neuron
+
+
 def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
     """Reduce the neuron accumulators to spikes per step on the device and queue them, with the numbers of
     neurons that never / always spiked per layer (so that one host copy brings both); returns the records
@@ -105,42 +138,34 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
             (key, acc), = st.acc.items()
             groups.setdefault((key, tuple(acc.shape), acc.dtype, acc.device, st.neuron_steps), []).append(st)
             continue
-        per_neuron = None
-        for key, acc in st.acc.items():
-            _queue_spikes(q, st, key, acc)
-            part = acc.sum(0).reshape(-1) if key < 0 else acc
-            if per_neuron is None:
-                per_neuron = part
-            elif per_neuron.shape == part.shape:
-                per_neuron = per_neuron.to(torch.float64) + part
-            else:
-                st.varying = True
+        per_neuron = _per_slot_spikes(q, st) if _alike_slots(st) else _spikes_per_accumulator(q, st)
         st.acc = {}
-        st.per_neuron = None if st.varying or not st.neuron_steps else per_neuron
-        if st.per_neuron is not None:
-            singles.setdefault((tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, st.neuron_steps),
-                               []).append((st, per_neuron))
-            if not keep_counts:
-                st.per_neuron = None
+        if per_neuron is None or st.varying or not st.neuron_steps:
+            continue
+        singles.setdefault((tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, st.neuron_steps),
+                           []).append((st, per_neuron))
+        if keep_counts:
+            st.per_neuron = per_neuron.reshape(-1)
     refs = []
     for (key, *_, steps), sts in groups.items():
         accs = [st.acc[key] for st in sts]
         if len(accs) == 1:  # one layer of its shape (a conv net's): no stack or view to make
-            stacked = accs[0]  # [T, ...] or [N]
-            r = q.vector(stacked.sum(tuple(range(1, stacked.dim())), dtype=torch.float64)) if key < 0 else q.scalar(
-                stacked.sum(dtype=torch.float64))
-            per_neuron = stacked.sum(0) if key < 0 else stacked  # [...] or [N]: one layer's neurons
+            stacked = accs[0]  # [T, ...] or [...]
+            if key < 0:  # spikes per step, per neuron
+                r = q.vector(stacked.sum(tuple(range(1, stacked.dim())), dtype=torch.float64))
+                per_neuron = stacked.sum(0)
+            else:  # one call slot's
+                r, per_neuron = q.scalar(stacked.sum(dtype=torch.float64)), stacked
         else:
-            stacked = torch.stack(accs)  # [layers, T, ...] or [layers, N]
-            if key < 0:
-                stacked = stacked.flatten(2)  # [layers, T, N]
+            stacked = torch.stack(accs)  # [layers, T, ...] or [layers, ...]
+            stacked = stacked.flatten(2) if key < 0 else stacked.flatten(1)  # [layers, T, N] or [layers, N]
             r = q.vector(stacked.sum(-1, dtype=torch.float64).view(-1))
             per_neuron = stacked.sum(1) if key < 0 else stacked  # [layers, N]
         step = session.T if key < 0 else 1
         for i, st in enumerate(sts):
             q.neuron_calls.append((st, None, None, r, key, i * step))
-            if keep_counts:  # [T, N] or [N]: summed over steps when needed
-                st.per_neuron = stacked[i] if len(sts) > 1 else stacked.flatten(1) if key < 0 else stacked
+            if keep_counts:  # spikes per neuron, summed over the steps
+                st.per_neuron = per_neuron[i] if len(sts) > 1 else per_neuron.reshape(-1)
             st.acc = {}
         refs.append(_dead_saturated(q, sts, per_neuron, steps, grouped=len(sts) > 1))
     for (*_, steps), members in singles.items():
@@ -172,8 +197,7 @@ def neuron_fractions(session, reduce) -> None:
         per_neuron, st.per_neuron = st.per_neuron, None
         st.dead = st.saturated = float("nan")
         items.append((st, per_neuron, st.neuron_steps))
-    entries = [(st.layer, None if pn is None else pn.sum(0) if pn.dim() == 2 else pn, steps)
-               for st, pn, steps in items]
+    entries = [(st.layer, pn, steps) for st, pn, steps in items]
     groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
     for (st, _, _), (per_neuron, steps) in zip(items, reduce(entries)):
         if per_neuron is not None:
@@ -194,7 +218,8 @@ def _dead_saturated(q, sts: list[NeuronStats], per_neuron: torch.Tensor, steps: 
     ``[layers, N]`` (not ``grouped``: one layer's, of any shape), as one vector (dead counts, then saturated
     counts) from one reduction: the comparisons are written side by side into a float block (bool reductions
     are slow on CPU)."""
-    layers, n = per_neuron.shape if grouped else (1, per_neuron.numel())
+    layers = per_neuron.shape[0] if grouped else 1
+    n = per_neuron.numel() // max(layers, 1)
     never, always, block = fm.thread_scratch().pair(per_neuron, layers)  # [layers, N] twice; [2·layers, N]
     torch.eq(per_neuron, 0, out=never)
     torch.ge(per_neuron, steps, out=always)
