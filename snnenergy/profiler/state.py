@@ -69,7 +69,7 @@ class _Saved:
                         if (kinds(type(v)) or _kind(type(v))) is _TENSOR:
                             tensor_keys.append((value, i))
         self.tensor_keys = tensor_keys
-        self.params = [(name, p, type(p), p.data, p._version, p.grad, None if p.grad is None else p.grad.data)
+        self.params = [(name, p, type(p), _values_of(p), p._version, p.grad, None if p.grad is None else p.grad.data)
                        for name, p in parameters.items() if p is not None]
 
 
@@ -138,7 +138,7 @@ class ModelState:
                     p.__class__ = cls  # a lazy module's parameter materialised in place: uninitialised again
                 elif p._version != version:
                     changed.append(f"{self._paths[id(m)]}.{name}".lstrip("."))
-                p.data = data  # the storage a move to the profiling device swapped out
+                _put_back(p, data)  # the storage a move to the profiling device (or the forward) swapped out
                 if p.grad is not grad:
                     p.grad = grad
                 if grad is not None:
@@ -147,6 +147,32 @@ class ModelState:
             warnings.warn(
                 f"the model's forward changed parameter(s) {', '.join(changed[:5])} in place during profiling; "
                 "their previous values could not be restored", RuntimeWarning, stacklevel=2)
+
+
+def _values_of(p: torch.Tensor) -> tuple | torch.Tensor:
+    """Where a parameter's values live, read without a tensor op (``p.data`` would be one per parameter per
+    profile): its storage, offset, shape, strides and dtype; ``p.data`` itself for a parameter without a plain
+    storage."""
+    try:
+        return p.untyped_storage(), p.storage_offset(), tuple(p.shape), p.stride(), p.dtype
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):  # ValueError: an uninitialised lazy one
+        return p.data
+
+
+def _put_back(p: torch.Tensor, values: tuple | torch.Tensor) -> None:
+    """Give ``p`` back the values :func:`_values_of` saw, if they were swapped (``p.data = ...``, a move)."""
+    if isinstance(values, torch.Tensor):
+        p.data = values
+        return
+    storage, offset, shape, stride, dtype = values
+    try:
+        if (p.dtype == dtype and p.untyped_storage().data_ptr() == storage.data_ptr() and p.device == storage.device
+                and p.storage_offset() == offset and tuple(p.shape) == shape and p.stride() == stride):
+            return
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        pass
+    with torch.no_grad():
+        p.data = torch.empty(0, dtype=dtype, device=storage.device).set_(storage, offset, shape, stride)
 
 
 def _copy(t: torch.Tensor, memo: dict[int, torch.Tensor]) -> torch.Tensor:

@@ -66,6 +66,33 @@ def test_a_submodule_left_in_training_mode_is_profiled_in_eval_mode():
     assert model[0].training and not model.training
 
 
+class _SwapsWeightData(nn.Module):
+    """A forward that replaces its weight's values behind autograd's back (``.data``), after using them."""
+
+    def __init__(self, swap):
+        super().__init__()
+        self.time_steps = 1
+        self.lin = nn.Linear(4, 3)
+        self.swap = swap
+
+    def forward(self, x):
+        out = self.lin(x)
+        self.lin.weight.data = self.swap(self.lin.weight.data)
+        return out
+
+
+@pytest.mark.parametrize("swap", [lambda w: torch.zeros_like(w), lambda w: w.double() * 0, lambda w: w.t()[:2]],
+                         ids=["values", "dtype", "view"])
+def test_a_parameters_swapped_data_comes_back(swap):
+    """The parameter object, its storage (same address), dtype, shape and values are the ones found."""
+    model = _SwapsWeightData(swap)
+    w = model.lin.weight
+    before, ptr, stride = w.detach().clone(), w.data_ptr(), w.stride()
+    profile(model, torch.randn(2, 4))
+    assert model.lin.weight is w and w.data_ptr() == ptr and w.dtype == torch.float32 and w.stride() == stride
+    assert torch.equal(w.detach(), before)
+
+
 class Boom(nn.Module):
     def __init__(self):
         super().__init__()
