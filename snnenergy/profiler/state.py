@@ -50,7 +50,7 @@ class _Saved:
         parameters = module._parameters
         for key, value in entries.items():
             kind = kinds(type(value)) or _kind(type(value))
-            if kind is _OTHER:
+            if kind is _OTHER or kind is _PARAMETER:  # a parameter attribute: the entry itself, never copied
                 continue
             if kind is _TENSOR:
                 tensor_keys.append((None, key))

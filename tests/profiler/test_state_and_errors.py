@@ -93,6 +93,15 @@ def test_a_parameters_swapped_data_comes_back(swap):
     assert torch.equal(w.detach(), before)
 
 
+def test_a_parameter_held_as_a_plain_attribute_is_left_alone():
+    """A Parameter in the module's ``__dict__`` (not in ``_parameters``) is an attribute like any other: the same
+    object, with the same values, after the profile."""
+    model = nn.Sequential(nn.Linear(4, 4), LIF())
+    extra = model.__dict__["extra"] = nn.Parameter(torch.ones(3))
+    profile(model, torch.randn(2, 4))
+    assert model.__dict__["extra"] is extra and torch.equal(extra.detach(), torch.ones(3))
+
+
 class Boom(nn.Module):
     def __init__(self):
         super().__init__()
