@@ -48,7 +48,7 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
         # B·largest spike value). A [T, B, ...] output is summed as it is (a reshape would be one more op per
         # call); the accumulators are flattened to [T, N] once, when they are reduced
         steps_first = s.dim() > 2 and s.shape[0] == T and s.shape[1] == B
-        rows = _batch_sum(s if steps_first else s.reshape(T, B, -1), dtype)
+        rows = _batch_sum(s if steps_first else s.reshape(T, B, -1), dtype, 1)
         n = s.numel() // T
         for t in range(T):
             st.elements[t] += n
@@ -58,7 +58,7 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
         key = st.call_slot(session.forward_id)
         st.untimed_calls += 1
         if s.dim() >= 1 and s.shape[0] == B:
-            rows = s.sum(0, dtype=dtype) if B > 1 else s[0].clone() if dtype is None else s[0].to(dtype)
+            rows = _batch_sum(s, dtype, 0)
             st.neuron_steps += B
         else:
             rows = s.sum(dtype=dtype).reshape(1)
@@ -132,7 +132,7 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
     a few ops for all of them."""
     q = session.queue
     groups: dict[tuple, list[NeuronStats]] = {}
-    singles: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
+    singles: list[tuple[NeuronStats, torch.Tensor, int]] = []  # layers reduced one by one
     for st in session.neurons.values():
         if len(st.acc) == 1 and not st.varying and st.neuron_steps:
             (key, acc), = st.acc.items()
@@ -142,11 +142,10 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
         st.acc = {}
         if per_neuron is None or st.varying or not st.neuron_steps:
             continue
-        singles.setdefault((tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, st.neuron_steps),
-                           []).append((st, per_neuron))
+        singles.append((st, per_neuron, st.neuron_steps))
         if keep_counts:
             st.per_neuron = per_neuron.reshape(-1)
-    refs = []
+    refs = _queued_fractions(q, singles)
     for (key, *_, steps), sts in groups.items():
         accs = [st.acc[key] for st in sts]
         if len(accs) == 1:  # one layer of its shape (a conv net's): no stack or view to make
@@ -168,7 +167,18 @@ def finalize_neurons(session, keep_counts: bool = False) -> list[tuple]:
                 st.per_neuron = per_neuron[i] if len(sts) > 1 else per_neuron.reshape(-1)
             st.acc = {}
         refs.append(_dead_saturated(q, sts, per_neuron, steps, grouped=len(sts) > 1))
-    for (*_, steps), members in singles.items():
+    return refs
+
+
+def _queued_fractions(q, layers: list[tuple[NeuronStats, torch.Tensor, int]]) -> list[tuple]:
+    """Queue the dead / saturated counts of layers given as ``(stats, spikes per neuron, neuron-steps)``, those
+    alike in shape and neuron-steps from one stack; returns the records for :func:`set_fractions`."""
+    groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
+    for st, per_neuron, steps in layers:
+        key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, steps)
+        groups.setdefault(key, []).append((st, per_neuron))
+    refs = []
+    for (*_, steps), members in groups.items():
         counts = [pn for _, pn in members]
         stacked = torch.stack(counts) if len(counts) > 1 else counts[0]
         refs.append(_dead_saturated(q, [st for st, _ in members], stacked, steps, grouped=len(counts) > 1))
@@ -192,22 +202,13 @@ def neuron_fractions(session, reduce) -> None:
     ``reduce`` gets ``(layer, counts [N] or None, neuron-steps)`` for every neuron layer, in the session's
     order (``None`` where the layer has no per-neuron counts), and returns one ``(counts or None,
     neuron-steps)`` per entry; ``None`` leaves that layer's fractions NaN."""
-    items = []
-    for st in session.neurons.values():
-        per_neuron, st.per_neuron = st.per_neuron, None
-        st.dead = st.saturated = float("nan")
-        items.append((st, per_neuron, st.neuron_steps))
-    entries = [(st.layer, pn, steps) for st, pn, steps in items]
-    groups: dict[tuple, list[tuple[NeuronStats, torch.Tensor]]] = {}
-    for (st, _, _), (per_neuron, steps) in zip(items, reduce(entries)):
-        if per_neuron is not None:
-            key = (tuple(per_neuron.shape), per_neuron.dtype, per_neuron.device, steps)
-            groups.setdefault(key, []).append((st, per_neuron))
-    refs = []
-    for (*_, steps), members in groups.items():
-        counts = [pn for _, pn in members]
-        stacked = torch.stack(counts) if len(counts) > 1 else counts[0].unsqueeze(0)  # [layers, N]
-        refs.append(_dead_saturated(session.queue, [st for st, _ in members], stacked, steps))
+    sts = list(session.neurons.values())
+    entries = []
+    for st in sts:
+        entries.append((st.layer, st.per_neuron, st.neuron_steps))
+        st.per_neuron, st.dead, st.saturated = None, float("nan"), float("nan")
+    combined = [(st, pn, steps) for st, (pn, steps) in zip(sts, reduce(entries)) if pn is not None]
+    refs = _queued_fractions(session.queue, combined)
     values, at = session.queue.fold()
     set_fractions(refs, values, at)
 
@@ -226,12 +227,13 @@ def _dead_saturated(q, sts: list[NeuronStats], per_neuron: torch.Tensor, steps: 
     return sts, q.vector(block.sum(1, dtype=fm.count_dtype(block, n))), n
 
 
-def _batch_sum(s: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
-    """``s`` ``[T, B, N]`` summed over B, a fresh tensor (a batch of one is copied, not reduced: a reduction
-    over a size-1 dim is slow)."""
-    if s.shape[1] == 1:
-        return s[:, 0].clone() if dtype is None else s[:, 0].to(dtype)
-    return s.sum(1, dtype=dtype)
+def _batch_sum(s: torch.Tensor, dtype: torch.dtype | None, dim: int) -> torch.Tensor:
+    """``s`` summed over its batch dim ``dim``, a fresh tensor (a batch of one is copied, not reduced: a
+    reduction over a size-1 dim is slow)."""
+    if s.shape[dim] == 1:
+        one = s.select(dim, 0)
+        return one.clone() if dtype is None else one.to(dtype)
+    return s.sum(dim, dtype=dtype)
 
 
 def _sum_dtype(t: torch.Tensor) -> torch.dtype | None:
