@@ -23,11 +23,13 @@ _PRUNE_MIN = 4_096  # entries before dead ones are first dropped; then twice the
 
 
 class Provenance:
-    """Producer labels of live tensors, the model's weight ids, and the edges seen."""
+    """Producer labels of live tensors, the model's weights, and the edges seen."""
 
     def __init__(self) -> None:
         self._labels: dict[int, tuple[weakref.ref, str]] = {}
-        self.param_ids: set[int] = set()
+        # the model's parameters and buffers by id, with a weak reference: an id outlives its tensor (a buffer
+        # a forward replaces), and a new activation may get it
+        self._weights: dict[int, weakref.ref] = {}
         self._prune_at = _PRUNE_MIN
         # node label -> (layer, op, category); (node, input label) edges in order of first appearance
         self.nodes: dict[str, tuple[str, str, str]] = {INPUT: ("", "input", "input")}
@@ -35,8 +37,8 @@ class Provenance:
 
     def add_weights(self, module: nn.Module) -> None:
         """Mark ``module``'s own parameters and buffers as weights."""
-        self.param_ids.update(id(p) for p in module._parameters.values() if p is not None)
-        self.param_ids.update(id(b) for b in module._buffers.values() if b is not None)
+        for store in (module._parameters, module._buffers):
+            self._weights.update((id(t), weakref.ref(t)) for t in store.values() if t is not None)
 
     def set(self, t: torch.Tensor, producer: str) -> None:
         base = t._base
@@ -51,7 +53,8 @@ class Provenance:
         base = t._base
         if base is None:
             base = t
-        if id(base) in self.param_ids:
+        weight = self._weights.get(id(base))
+        if weight is not None and weight() is base:
             return PARAMETER
         entry = self._labels.get(id(base))
         if entry is not None and entry[0]() is base:
@@ -79,8 +82,10 @@ class Provenance:
                 self.edges.setdefault((label, ""), None)
         return seen and not found
 
-    def clear_labels(self) -> None:
+    def clear_tensors(self) -> None:
+        """Forget the tensors seen (labels and the model's weights); the nodes and edges stay."""
         self._labels.clear()
+        self._weights = {}
 
     def edge_rows(self) -> list[tuple[str, str, str, str, str]]:
         """``(node, layer, op, category, input)`` per distinct edge (nodes without activation inputs: input "")."""

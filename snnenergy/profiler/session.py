@@ -138,8 +138,7 @@ class ProfileSession(TorchFunctionMode):
         self._thread = None
         for st in self.sites.values():
             st.bound = None  # fan-out maps bound to a site go with the profile, not with its report
-        self.prov.clear_labels()
-        self.prov.param_ids = set()
+        self.prov.clear_tensors()
         self.summaries.clear()
         self.scratch.trim(fm.SCRATCH_KEEP_BYTES)
         fm.FANOUTS.trim(fm.FANOUT_KEEP_BYTES)

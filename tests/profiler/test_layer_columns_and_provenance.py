@@ -1,5 +1,6 @@
 """The layer columns other packages read (weight_params, input/output elements, value-weighted ops) and the
 provenance edge table, each against a figure computed here without the profiler."""
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -93,3 +94,21 @@ def test_provenance_edges_of_a_residual_block():
     assert nodes.loc["add", "category"] == "other" and nodes.loc["<input>", "category"] == "input"
     # the layers table names the same producers
     assert set(r.layers.producer) <= set(r.provenance.node)
+
+
+def test_a_new_tensor_that_gets_a_dropped_buffers_id_is_not_a_weight():
+    """Weights are known by identity, not by id alone: a buffer the forward replaces (snnTorch's ``reset_mem``)
+    is freed, and CPython hands its id to the next tensor made, an activation."""
+    from snnenergy.profiler.provenance import PARAMETER, UNKNOWN, Provenance
+
+    prov, module = Provenance(), nn.Module()
+    module.register_buffer("mem", torch.zeros(3))
+    prov.add_weights(module)
+    assert prov.producer(module.mem) == PARAMETER
+    dropped = id(module.mem)
+    del module._buffers["mem"]
+    made = [torch.zeros(3) for _ in range(8)]
+    reused = [t for t in made if id(t) == dropped]
+    if not reused:
+        pytest.skip("this Python did not reuse the freed tensor's id")
+    assert prov.producer(reused[0]) == UNKNOWN
