@@ -97,8 +97,9 @@ def test_peak_memory_does_not_grow_with_batches(small_folds, rates_only, cls):
     torch.manual_seed(0)
     model = cls().double()
     first, second, most_queued, per_call_dicts, _ = _window_peaks(model, rates_only)
-    # before the fix the full profile kept ~1 KB per batch here (≥ 150 KB over a window of N batches)
-    assert second - first < 16_000, (first, second)
+    # before the fix the full profile kept ~1 KB per batch here (≥ 150 KB over a window of N batches); the
+    # peak of a full profile's window varies by 5-17 KB from run to run (dict resizes, collector timing)
+    assert second - first < 48_000, (first, second)
     assert most_queued <= 64 + 60  # the fold bound plus one forward's queued tensors
     assert per_call_dicts <= 1  # only the current forward's call count is kept per site
 
