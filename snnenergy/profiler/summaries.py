@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from typing import Any, Callable
 
 import torch
 
@@ -198,6 +199,18 @@ class OperandSummaries:
             if parts is not None:
                 parts[key] = sums
         return sums
+
+    def derived(self, x: torch.Tensor, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, a result that depends on ``x``'s values (in their order) and on what ``key`` names
+        only, cached with ``x``'s summaries: while ``x`` is alive and unmodified, until the queue folds."""
+        info, ordered = self.info(x, True) if x.numel() else (None, False)
+        parts = info[2] if info is not None and ordered else None
+        if parts is None:
+            return compute()
+        found = parts.get(key)
+        if found is None:
+            found = parts[key] = compute()
+        return found
 
     def proven_spikes(self, x: torch.Tensor) -> bool:
         """Whether ``x`` is known, without looking at its values, to hold only 0 and 1 (so that Σ|x| equals

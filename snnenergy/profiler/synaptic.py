@@ -139,23 +139,33 @@ def _conv(s, name, index, path, func, args, kwargs):
     _, fan, c_out_per_group, dense, full, fan64 = bound
     if magnitudes and fan64 is None:  # Σ |x| · fan-out, exact for the integer inputs it is used for
         fan64 = bound[5] = fan if fan.dtype == torch.float64 else fm.conv_fanout(xb, ob, w, *geometry, torch.float64)
-    q = s.queue
-    if paired:  # [effective ops per part, Σ|x| · fan-out per part] in one product
-        r_eff = q.vector(per_position.double() @ fan64)
-        r_nnz = q.counts(per_position[:n].sum(-1, dtype=torch.float64), n)
-        r_vw = value_weighted_ref(sub_ref(r_eff, n), xb, n)
-    else:
-        counts = per_position if n > 1 else per_position[0]
-        r_eff, r_nnz, r_vw = q.counts(counts @ fan, n), q.counts(counts.sum(-1), n), None
-        if abs_position is not None:
-            vw = abs_position.double() @ fan64
-            r_vw = value_weighted_ref(q.counts(vw if n > 1 else vw[0], n), xb, n)
+    # the counts depend on the input's values and the geometry only: a conv of the same input and geometry
+    # (a time loop feeding a static image to the first conv at every step) reuses them
+    r_eff, r_nnz, r_vw = s.summaries.derived(xb, ("conv counts", key, n, paired), lambda: _queue_conv_counts(
+        s.queue, xb, n, per_position, abs_position, fan, fan64, paired))
     st.weight_shape = tuple(w.shape)
     bias_ops = ob.numel() if isinstance(p.get("bias"), torch.Tensor) else 0
     record_call(s, st, xb, ra, None, None, WEIGHT, n, k, r_eff, r_nnz,
                 c_out_per_group, dense, bias_ops, out_elements=ob.numel(), r_vw=r_vw, full_rate=full)
     _output(s, out, path, name, (xb,))
     return out
+
+
+def _queue_conv_counts(q, xb: torch.Tensor, n: int, per_position: torch.Tensor, abs_position: torch.Tensor | None,
+                       fan: torch.Tensor, fan64: torch.Tensor | None, paired: bool) -> tuple:
+    """Queue a conv call's effective ops and nonzeros per part (and Σ|x| · fan-out for an input that is not
+    proven spikes) from its input's counts per position; returns ``(effective ref, nonzeros ref,
+    value-weighted record or None)``."""
+    if paired:  # [effective ops per part, Σ|x| · fan-out per part] in one product
+        r_eff = q.vector(per_position.double() @ fan64)
+        r_nnz = q.counts(per_position[:n].sum(-1, dtype=torch.float64), n)
+        return r_eff, r_nnz, value_weighted_ref(sub_ref(r_eff, n), xb, n)
+    counts = per_position if n > 1 else per_position[0]
+    r_eff, r_nnz, r_vw = q.counts(counts @ fan, n), q.counts(counts.sum(-1), n), None
+    if abs_position is not None:
+        vw = abs_position.double() @ fan64
+        r_vw = value_weighted_ref(q.counts(vw if n > 1 else vw[0], n), xb, n)
+    return r_eff, r_nnz, r_vw
 
 
 def _bind_conv_geometry(key: tuple, xb, ob, w, geometry: tuple, groups: int) -> tuple:

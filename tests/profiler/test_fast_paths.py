@@ -212,3 +212,47 @@ def test_invalid_operands_raise_the_models_own_error():
     with pytest.raises(RuntimeError, match="cannot be multiplied"):
         profile(m, torch.ones(2, 4), time_steps=1)
     assert torch._C._len_torch_function_stack() == 0
+
+
+class _StaticInputLoop(nn.Module):
+    """A time loop that feeds the same real-valued image to conv1 at every step (snnTorch style), and the same
+    image to conv2, a second conv of the same geometry; with ``edit``, the image is changed in place after the
+    second step (its counts must change with it)."""
+
+    def __init__(self, edit: bool) -> None:
+        super().__init__()
+        self.time_steps, self.edit = 3, edit
+        self.conv1, self.conv2 = nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(2, 3, 3, padding=1)
+        self.lif = LIF(step_mode="s")
+
+    def forward(self, x):
+        out = 0
+        for t in range(self.time_steps):
+            if self.edit and t == 2:
+                x[:, :, :2] = 0.0
+            out = out + self.lif(self.conv1(x) + self.conv2(x))
+        return out
+
+
+@pytest.mark.parametrize("edit", [False, True], ids=["static", "edited-in-place"])
+def test_convs_of_one_input_share_their_counts_exactly(edit):
+    import bruteforce as bf
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 2, 5, 5, generator=g) * (torch.rand(2, 2, 5, 5, generator=g) > 0.4)
+    model = _StaticInputLoop(edit)
+    r = profile(model, x.clone(), time_steps=3)
+    per_step = []
+    xs = x.clone()
+    for t in range(3):
+        if edit and t == 2:
+            xs[:, :, :2] = 0.0
+        per_step.append(bf.conv_counts(xs, model.conv1.weight, 1, 1).as_row(2))
+    layers = r.layers.set_index("layer")
+    for name in ("conv1", "conv2"):
+        assert layers.loc[name, "mac"] == sum(c["mac"] for c in per_step)
+        assert layers.loc[name, "dense_ops"] == sum(c["dense_ops"] for c in per_step)
+        steps = r.per_step[r.per_step["layer"] == name].sort_values("step")
+        assert steps["mac"].tolist() == [c["mac"] for c in per_step]
+    if edit:  # the in-place change is seen: step 2 has fewer effective ops than step 0
+        assert per_step[2]["mac"] < per_step[0]["mac"]
