@@ -11,6 +11,12 @@ thread's CPU time, medians over repeats, one thread; on a shared machine, repeat
 
     python3 benchmarks/breakdown.py
     python3 benchmarks/breakdown.py --model spikformer --rep 41
+    python3 benchmarks/breakdown.py --context     # how much slower the same small work runs after a forward
+
+``--context`` times a fixed piece of work of the kind a profile does per call (some dict and attribute
+bookkeeping in Python, and one small reduction: a spike tensor summed over its batch) twice: in a warm loop,
+and once right after each forward of the model, as it runs inside a profile. The ratio is what the model's own
+ops, by evicting the caches, add to every microsecond of the profiler's work.
 """
 from __future__ import annotations
 
@@ -117,15 +123,81 @@ def breakdown(key: str, batch: int, rep: int) -> dict[str, dict[str, float]]:
     return out
 
 
+class _Bookkeeping:
+    """Stands in for a profiler's per-call Python: attribute reads, dict lookups and updates, tuple keys."""
+
+    def __init__(self) -> None:
+        self.sites = {("layer", "op", i): [0, 0] for i in range(64)}
+        self.T, self.B = 4, 8
+
+    def run(self, shape: tuple) -> int:
+        total = 0
+        for i in range(16):
+            st = self.sites[("layer", "op", i)]
+            st[0] += 1
+            st[1] += shape[0] * self.T
+            total += st[1] if shape[1] == self.B else 0
+        return total
+
+
+def context_factor(key: str, batch: int, rep: int) -> dict[str, tuple[float, float]]:
+    """``{piece: (warm us, after-a-forward us)}``, medians, for the bookkeeping and the reduction of
+    :class:`_Bookkeeping`'s docstring, on one model of :data:`overhead.MODELS`."""
+    _, _, make_input, _ = overhead.MODELS[key]
+    torch.manual_seed(1)
+    x = make_input(batch)
+    model = overhead.build(snnenergy, key, x).eval()
+    plain = overhead.plain(model, x)
+    spikes = (torch.rand(overhead.T, batch, 16, 64) < 0.2).float()
+    book = _Bookkeeping()
+    pieces = {"bookkeeping (Python)": lambda: book.run(tuple(spikes.shape)),
+              "one reduction (aten op)": lambda: spikes.sum(1)}
+    clock = time.perf_counter_ns
+    out = {}
+    for name, piece in pieces.items():
+        warm, after = [], []
+        for _ in range(rep):
+            piece()
+            t0 = clock()
+            piece()
+            warm.append(clock() - t0)
+            plain()
+            t0 = clock()
+            piece()
+            after.append(clock() - t0)
+        out[name] = (statistics.median(warm) / 1e3, statistics.median(after) / 1e3)
+    return out
+
+
+def _print_context(keys: list[str], batch: int, rep: int) -> None:
+    print("| model | work | warm us | right after a forward us | factor |")
+    print("|---|---|---|---|---|")
+    for key in keys:
+        try:
+            res = context_factor(key, batch, rep)
+        except ImportError as e:
+            print(f"| {overhead.MODELS[key][0]} | skipped ({e}) |")
+            continue
+        for name, (warm, after) in res.items():
+            print(f"| {overhead.MODELS[key][0]} | {name} | {warm:.1f} | {after:.1f} | {after / warm:.1f}x |")
+        sys.stdout.flush()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="Where a profile's extra time goes: inside the forward or outside "
                                             "it, and the profiler's own aten ops.")
     p.add_argument("--model", choices=(*overhead.MODELS, "all"), nargs="+", default=["all"])
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rep", type=int, default=31, help="repeats (default 31)")
+    p.add_argument("--context", action="store_true",
+                   help="time a fixed piece of per-call work warm and right after each forward instead")
     args = p.parse_args()
     torch.set_num_threads(1)
     keys = list(overhead.MODELS) if "all" in args.model else args.model
+    if args.context:
+        print(f"torch {torch.__version__}, 1 thread, B = {args.batch}, wall time, medians of {args.rep}")
+        _print_context(keys, args.batch, args.rep)
+        return
     print(f"torch {torch.__version__}, 1 thread, B = {args.batch}, T = {overhead.T}, CPU time, medians of {args.rep}")
     print("| model | profile | plain ms | profile ms | extra in the forward ms | extra outside it ms "
           "| own aten ops |")
