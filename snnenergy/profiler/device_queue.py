@@ -150,8 +150,8 @@ class DeviceQueue:
         def kind_and_range(refs: tuple) -> tuple[int, float, float]:
             found = kinds.get(refs)
             if found is None:
-                lo, hi, flo, fhi = (values[at(r)] for r in refs)
-                found = kinds[refs] = (kind_code(lo, hi, flo, fhi), lo, hi)
+                lo, hi, *fractional = [values[at(r)] for r in refs]
+                found = kinds[refs] = (kind_code(lo, hi, *fractional), lo, hi)
             return found
 
         for site, ra, rb, kb, slot, r_eff, r_nnz, mult, r_vw, n, r_full in self.site_calls:

@@ -43,19 +43,20 @@ class Scratch:
             self._views[key] = view
         return view
 
-    def pair(self, x: torch.Tensor, parts: int, positions: int | None = None) -> tuple[torch.Tensor, ...]:
-        """Two buffers shaped like contiguous ``x`` side by side in one block, and the block viewed so that one
-        reduction over its dim 1 sums each buffer's ``parts`` equal parts: ``[2·parts, numel/parts]``, or with
-        ``positions`` ``[2·parts, numel/(parts·positions), positions]`` (sums per trailing position). Float64
-        for a float64 ``x``, else float32."""
+    def pair(self, x: torch.Tensor, parts: int, positions: int | None = None, rows: int = 2
+             ) -> tuple[torch.Tensor, ...]:
+        """``rows`` (two by default) buffers shaped like contiguous ``x`` side by side in one block, and the block
+        viewed so that one reduction over its dim 1 sums each buffer's ``parts`` equal parts:
+        ``[rows·parts, numel/parts]``, or with ``positions`` ``[rows·parts, numel/(parts·positions), positions]``
+        (sums per trailing position). Float64 for a float64 ``x``, else float32."""
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        key = (("pair", x.shape, parts, positions), None, dtype, x.device)
+        key = (("pair", x.shape, parts, positions, rows), None, dtype, x.device)
         views = self._views.get(key)
         if views is None:
             n = x.numel()
-            block = self._buffer(2 * n, dtype, x.device)[:2 * n]
-            shape = (2 * parts, -1) if positions is None else (2 * parts, -1, positions)
-            views = block[:n].view(x.shape), block[n:].view(x.shape), block.view(shape)
+            block = self._buffer(rows * n, dtype, x.device)[:rows * n]
+            shape = (rows * parts, -1) if positions is None else (rows * parts, -1, positions)
+            views = (*(block[i * n:(i + 1) * n].view(x.shape) for i in range(rows)), block.view(shape))
             self._views[key] = views
         return views
 
@@ -296,6 +297,18 @@ def nonzeros_and_magnitudes(x: torch.Tensor, n: int, scratch: Scratch, positions
     indicator, magnitudes, block = scratch.pair(x, n, positions)
     torch.ne(x, 0, out=indicator)
     torch.abs(x, out=magnitudes)
+    return block.sum(1)
+
+
+def nonzeros_magnitudes_fractions(x: torch.Tensor, n: int, scratch: Scratch) -> torch.Tensor:
+    """Nonzeros, Σ|x| and Σ frac(|x|) of contiguous float ``x`` in ``n`` equal parts of dim 0 from one reduction:
+    ``[3n]``. The last are sums of values in [0, 1), so each is 0 exactly when every value of its part is
+    integral (NaN when one is NaN or infinite): the integrality test of the operand's kind, with no pass of
+    its own."""
+    indicator, magnitudes, fractions, block = scratch.pair(x, n, rows=3)
+    torch.ne(x, 0, out=indicator)
+    torch.abs(x, out=magnitudes)
+    torch.frac(magnitudes, out=fractions)
     return block.sum(1)
 
 

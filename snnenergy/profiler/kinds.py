@@ -1,8 +1,9 @@
 """Operand kinds, decided per call on the actual values, without host synchronisation.
 
-Each call's operand is summarised on the device by four numbers: ``min``, ``max`` and the min and max of its
-fractional parts (all zero iff every value is integral). They are read in the session's single host copy
-and turned into a kind code there by :func:`kind_code`:
+Each call's operand is summarised on the device by its ``min`` and ``max`` and figures of its fractional parts
+that are all zero iff every value is integral: their min and max, or, where the operand's nonzeros and Σ|x|
+are reduced anyway, the sum of the fractional parts of |x| per part, from the same reduction. They are read
+in the session's single host copy and turned into a kind code there by :func:`kind_code`:
 
 ====  =========  =====================================================
 code  kind       values
@@ -22,10 +23,12 @@ N_KINDS = 5
 SPIKE_KINDS = (BINARY, TERNARY)
 
 
-def kind_code(mn: float, mx: float, frac_min: float, frac_max: float) -> int:
-    """Kind code of an operand from its value range and the range of its fractional parts."""
-    if not (frac_min == 0 and frac_max == 0):  # a NaN compares unequal: real
-        return REAL
+def kind_code(mn: float, mx: float, *fractional: float) -> int:
+    """Kind code of an operand from its value range and figures of its fractional parts that are all zero
+    exactly when every value is integral (their min and max, or sums of the fractional parts of |x|)."""
+    for f in fractional:
+        if not f == 0:  # a NaN compares unequal: real
+            return REAL
     if mx <= 1 and mn >= 0:
         return BINARY
     if mx <= 1 and mn >= -1:

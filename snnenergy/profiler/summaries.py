@@ -1,7 +1,7 @@
 """Operand summaries and their per-forward cache.
 
-A summary is a few queued device scalars: an operand's value range and fractional-part range (its kind, see
-:mod:`.kinds`) and its nonzeros per time step. They are cached for the forward so that the q/k/v projections
+A summary is a few queued device scalars: an operand's value range and figures of its fractional parts (its
+kind, see :mod:`.kinds`) and its nonzeros per time step. They are cached for the forward so that the q/k/v projections
 of one input, or every consumer of a neuron's spikes, do not reduce it again.
 
 Entries are keyed by memory (storage owner, first address, size, dtype): a value range holds for every
@@ -93,8 +93,9 @@ class OperandSummaries:
                 self._values[key] = (weakref.ref(src), src_version, info)
         self._values[(id(out), out.data_ptr(), out.numel(), out.dtype)] = (weakref.ref(out), out_version, info)
 
-    def kind_stats(self, x: torch.Tensor, info: list | None = None) -> tuple[int, int, int, int]:
-        """Queue ``x``'s value range and fractional-part range (decides its kind); returns the 4 references.
+    def kind_stats(self, x: torch.Tensor, info: list | None = None) -> tuple[int, ...]:
+        """Queue ``x``'s value range and fractional-part range (decides its kind); returns their references
+        (min, max, then the fractional-part figures: see :mod:`.kinds`).
         ``info``: ``x``'s cache entry, when the caller has looked it up."""
         q = self.queue
         if x.numel() == 0:
@@ -107,11 +108,7 @@ class OperandSummaries:
         x = memory_order(x)  # only the set of values matters here
         if x.dtype == torch.bool:
             x = x.view(torch.uint8)
-        if info is not None and info[0] is not None:
-            r_min, r_max = info[0]
-        else:
-            mn, mx = x.aminmax()
-            r_min, r_max = q.scalar(mn), q.scalar(mx)
+        r_min, r_max = self._value_range(x, info)
         if x.is_floating_point():
             fmn, fmx = torch.frac(x, out=self.scratch.like(x, x.dtype)).aminmax()
             r_fmin, r_fmax = q.scalar(fmn), q.scalar(fmx)
@@ -119,7 +116,18 @@ class OperandSummaries:
             r_fmin = r_fmax = q.scalar(q.zero())
         refs = (r_min, r_max, r_fmin, r_fmax)
         if info is not None:
-            info[0], info[1] = (r_min, r_max), refs
+            info[1] = refs
+        return refs
+
+    def _value_range(self, x: torch.Tensor, info: list | None) -> tuple[int, int]:
+        """Queue ``x``'s min and max (``x`` in memory order, bool viewed as uint8), or read them from its cache
+        entry ``info`` (a neuron's output has them already); returns their references."""
+        if info is not None and info[0] is not None:
+            return info[0]
+        mn, mx = x.aminmax()
+        refs = self.queue.scalar(mn), self.queue.scalar(mx)
+        if info is not None:
+            info[0] = refs
         return refs
 
     def pairable(self, x: torch.Tensor, n: int) -> bool:
@@ -145,10 +153,17 @@ class OperandSummaries:
                 return r_nnz, value_weighted_ref(r_abs, x, n), self.kind_stats(x, info)
         if parts is None or n in parts or -n in parts or not self.pairable(x, n):
             return self.nnz_steps(x, n), self.abs_sum_steps(x, n), self.kind_stats(x, info)
-        r_nnz = self.queue.vector(fm.nonzeros_and_magnitudes(x, n, self.scratch))  # [nonzeros, Σ|x|] per part
+        q = self.queue
+        if info[1] is not None:  # its kind is queued already (another consumer): [nonzeros, Σ|x|] per part
+            r_nnz = q.vector(fm.nonzeros_and_magnitudes(x, n, self.scratch))
+            kind = info[1]
+        else:  # [nonzeros, Σ|x|, Σ frac(|x|)] per part: the kind's integrality test comes with the counts
+            r_nnz = q.vector(fm.nonzeros_magnitudes_fractions(x, n, self.scratch))
+            fractional = tuple(sub_ref(r_nnz, 2 * n + t) for t in range(n))
+            kind = info[1] = (*self._value_range(memory_order(x), info), *fractional)
         r_abs = sub_ref(r_nnz, n)
         parts[n], parts[-n] = r_nnz, r_abs
-        return r_nnz, value_weighted_ref(r_abs, x, n), self.kind_stats(x, info)
+        return r_nnz, value_weighted_ref(r_abs, x, n), kind
 
     def nnz_steps(self, x: torch.Tensor, n: int) -> int:
         """Queue the nonzeros of ``x`` in ``n`` equal parts along dim 0 (n = T time steps, or 1)."""

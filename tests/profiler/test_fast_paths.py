@@ -1,5 +1,6 @@
 """The profiler's shortcuts stay exact: cached operand summaries, forward wrappers, batched device queue."""
 import math
+import warnings
 
 import pytest
 import torch
@@ -256,3 +257,45 @@ def test_convs_of_one_input_share_their_counts_exactly(edit):
         assert steps["mac"].tolist() == [c["mac"] for c in per_step]
     if edit:  # the in-place change is seen: step 2 has fewer effective ops than step 0
         assert per_step[2]["mac"] < per_step[0]["mac"]
+
+
+_KIND_VALUES = {  # values of a linear layer's input, one list per time step
+    "binary": [[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]],
+    "ternary": [[0.0, -1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]],
+    "integer": [[0.0, 2.0, 1.0, 0.0], [3.0, 0.0, 2.0 ** 30, -7.0]],
+    "real (one step)": [[0.0, 1.0, 1.0, 0.0], [1.0, 0.5, 0.0, 0.0]],
+    "real (tiny fraction)": [[0.0, 1.0, 1.0, 0.0], [1.0 + 2.0 ** -20, 0.0, 0.0, 0.0]],
+    "real (negative)": [[0.0, -1.5, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]],
+    "real (NaN)": [[0.0, 1.0, float("nan"), 0.0], [1.0, 0.0, 0.0, 0.0]],
+    "real (inf)": [[0.0, 1.0, float("inf"), 0.0], [1.0, 0.0, 0.0, 0.0]],
+}
+
+
+class _Edit(nn.Module):
+    """Puts given values into the (finite) input before a linear layer, time-major [T, B, D] or one step."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        super().__init__()
+        self.values = values
+        self.fc = nn.Linear(4, 3, bias=False)
+
+    def forward(self, x):
+        return self.fc(x * 0 + self.values)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("case", list(_KIND_VALUES))
+@pytest.mark.parametrize("timed", [True, False], ids=["[T, B, D]", "[B, D]"])
+def test_kinds_from_the_counts_reduction_match_a_direct_classifier(case, timed, dtype):
+    import bruteforce as bf
+
+    steps = torch.tensor(_KIND_VALUES[case], dtype=dtype)  # [T=2, D]
+    values = steps[:, None, :].expand(2, 3, 4).contiguous() if timed else steps.reshape(2, 4)
+    expected = bf.kind(values)
+    assert expected == case.split(" ")[0]
+    model = _Edit(values).to(dtype)
+    x = torch.zeros(values.shape, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = profile(model, x, time_steps=2 if timed else 1, batch_dim=1 if timed else 0)
+    assert r.layers.set_index("layer").loc["fc", "input_kind"] == expected
