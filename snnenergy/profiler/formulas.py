@@ -240,14 +240,15 @@ FANOUT_KEEP_BYTES = 4 << 20  # kept between profiles
 FANOUTS = _FanoutCache(FANOUT_MAX_BYTES)
 
 
-def _fanout_flat(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed: bool, dtype, device
-                 ) -> torch.Tensor:
-    """The valid fan-out of each input position, flattened, as ``dtype`` on ``device`` (cached)."""
-    key = (in_spatial, out_spatial, kernel, stride, padding, dilation, transposed, dtype, device)
+def _fanout_flat(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed: bool, dtype, device,
+                 with_ones: bool = False) -> torch.Tensor:
+    """The valid fan-out of each input position, flattened (above a row of ones ``with_ones``), as ``dtype``
+    on ``device`` (cached)."""
+    key = (in_spatial, out_spatial, kernel, stride, padding, dilation, transposed, dtype, device, with_ones)
 
     def make() -> torch.Tensor:
-        fan = torch.from_numpy(fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed)
-                               .reshape(-1))
+        flat = fanout_map(in_spatial, out_spatial, kernel, stride, padding, dilation, transposed).reshape(-1)
+        fan = torch.from_numpy(np.stack((flat, np.ones_like(flat))) if with_ones else flat)
         if device.type == "cuda":  # from pinned memory, without blocking: no host sync inside the forward
             return fan.pin_memory().to(device, non_blocking=True).to(dtype)
         return fan.to(dtype=dtype, device=device)
@@ -290,25 +291,20 @@ def abs_sum_parts(x: torch.Tensor, n: int, scratch: Scratch | None = None) -> to
     return mags.reshape(n, -1).sum(1, dtype=sum_dtype(x))
 
 
-def nonzeros_and_magnitudes(x: torch.Tensor, n: int, scratch: Scratch, positions: int | None = None) -> torch.Tensor:
+def nonzeros_and_magnitudes(x: torch.Tensor, n: int, scratch: Scratch, positions: int | None = None,
+                            fractions: bool = False) -> torch.Tensor:
     """Nonzeros and Σ|x| of contiguous float ``x`` in ``n`` equal parts of dim 0 from one reduction: ``[2n]``
     (nonzeros per part, then Σ|x| per part), or with ``positions`` ``[2n, positions]`` per trailing position (a
-    batched conv input's spatial positions). Exact while a part's count is below 2^24."""
-    indicator, magnitudes, block = scratch.pair(x, n, positions)
-    torch.ne(x, 0, out=indicator)
-    torch.abs(x, out=magnitudes)
-    return block.sum(1)
+    batched conv input's spatial positions). Exact while a part's count is below 2^24.
 
-
-def nonzeros_magnitudes_fractions(x: torch.Tensor, n: int, scratch: Scratch) -> torch.Tensor:
-    """Nonzeros, Σ|x| and Σ frac(|x|) of contiguous float ``x`` in ``n`` equal parts of dim 0 from one reduction:
-    ``[3n]``. The last are sums of values in [0, 1), so each is 0 exactly when every value of its part is
-    integral (NaN when one is NaN or infinite): the integrality test of the operand's kind, with no pass of
-    its own."""
-    indicator, magnitudes, fractions, block = scratch.pair(x, n, rows=3)
-    torch.ne(x, 0, out=indicator)
-    torch.abs(x, out=magnitudes)
-    torch.frac(magnitudes, out=fractions)
+    ``fractions``: also Σ frac(|x|) per part (``[3n]`` or ``[3n, positions]``). These are sums of values in
+    [0, 1), so each is 0 exactly when every value of its part is integral (NaN when one is NaN or infinite):
+    the integrality test of the operand's kind, with no pass of its own."""
+    *rows, block = scratch.pair(x, n, positions, rows=3 if fractions else 2)
+    torch.ne(x, 0, out=rows[0])
+    torch.abs(x, out=rows[1])
+    if fractions:
+        torch.frac(rows[1], out=rows[2])
     return block.sum(1)
 
 
@@ -319,15 +315,16 @@ def conv_position_abs_sums(x: torch.Tensor, n: int, scratch: Scratch | None = No
 
 
 def conv_fanout(x: torch.Tensor, out: torch.Tensor, weight: torch.Tensor, stride, padding, dilation,
-                transposed: bool, dtype: torch.dtype) -> torch.Tensor:
-    """The valid fan-out of each input position of a batched conv call, flattened (cached)."""
+                transposed: bool, dtype: torch.dtype, with_ones: bool = False) -> torch.Tensor:
+    """The valid fan-out of each input position of a batched conv call, flattened (cached); ``with_ones``:
+    ``[2, positions]``, the fan-out and a row of ones (one product then gives Σ · fan-out and Σ of counts)."""
     nd = weight.dim() - 2
     kernel = tuple(weight.shape[2:])
     dilation = _tuple(dilation, nd)
     stride = _tuple(stride, nd)
     padding = conv_padding(padding, kernel, dilation)
     return _fanout_flat(tuple(x.shape[2:]), tuple(out.shape[2:]), kernel, stride, padding, dilation, transposed,
-                        dtype, x.device)
+                        dtype, x.device, with_ones)
 
 
 _FAN_TOTALS: dict[tuple, int] = {}

@@ -119,6 +119,28 @@ class OperandSummaries:
             info[1] = refs
         return refs
 
+    def kind_from_fractions(self, x: torch.Tensor, fractional: tuple[int, ...]) -> tuple[int, ...]:
+        """``x``'s kind references: the cached ones, else its value range and ``fractional``, queued sums of the
+        fractional parts of |x| (all zero iff every value is integral), or, without them, :meth:`kind_stats`."""
+        info, _ = self.info(x, True) if x.numel() else (None, False)
+        if info is not None and info[1] is not None:
+            return info[1]
+        if not fractional:
+            return self.kind_stats(x, info)
+        refs = (*self._value_range(memory_order(x), info), *fractional)
+        if info is not None:
+            info[1] = refs
+        return refs
+
+    def value_range(self, x: torch.Tensor) -> tuple[int, int]:
+        """Queue ``x``'s min and max (cached); returns their references."""
+        info, _ = self.info(x, True) if x.numel() else (None, False)
+        if x.numel() == 0:
+            z = self.queue.scalar(self.queue.zero())
+            return z, z
+        x = memory_order(x)
+        return self._value_range(x.view(torch.uint8) if x.dtype == torch.bool else x, info)
+
     def _value_range(self, x: torch.Tensor, info: list | None) -> tuple[int, int]:
         """Queue ``x``'s min and max (``x`` in memory order, bool viewed as uint8), or read them from its cache
         entry ``info`` (a neuron's output has them already); returns their references."""
@@ -153,14 +175,11 @@ class OperandSummaries:
                 return r_nnz, value_weighted_ref(r_abs, x, n), self.kind_stats(x, info)
         if parts is None or n in parts or -n in parts or not self.pairable(x, n):
             return self.nnz_steps(x, n), self.abs_sum_steps(x, n), self.kind_stats(x, info)
-        q = self.queue
-        if info[1] is not None:  # its kind is queued already (another consumer): [nonzeros, Σ|x|] per part
-            r_nnz = q.vector(fm.nonzeros_and_magnitudes(x, n, self.scratch))
-            kind = info[1]
-        else:  # [nonzeros, Σ|x|, Σ frac(|x|)] per part: the kind's integrality test comes with the counts
-            r_nnz = q.vector(fm.nonzeros_magnitudes_fractions(x, n, self.scratch))
-            fractional = tuple(sub_ref(r_nnz, 2 * n + t) for t in range(n))
-            kind = info[1] = (*self._value_range(memory_order(x), info), *fractional)
+        # [nonzeros, Σ|x|] per part, and Σ frac(|x|) per part unless another consumer has queued x's kind: its
+        # integrality test then comes with the counts
+        fractions = info[1] is None
+        r_nnz = self.queue.vector(fm.nonzeros_and_magnitudes(x, n, self.scratch, fractions=fractions))
+        kind = self.kind_from_fractions(x, tuple(sub_ref(r_nnz, 2 * n + t) for t in range(n)) if fractions else ())
         r_abs = sub_ref(r_nnz, n)
         parts[n], parts[-n] = r_nnz, r_abs
         return r_nnz, value_weighted_ref(r_abs, x, n), kind
@@ -203,14 +222,16 @@ class OperandSummaries:
 
     def conv_position_pairs(self, x: torch.Tensor, n: int) -> torch.Tensor:
         """``[2n, positions]``: a batched conv input's nonzeros (rows ``0..n-1``) and Σ|x| (rows ``n..2n-1``) per
-        spatial position over each of ``n`` parts of the batch, from one reduction (``x`` :meth:`pairable`);
-        cached like the other summaries."""
+        spatial position over each of ``n`` parts of the batch, from one reduction (``x`` :meth:`pairable`),
+        and ``[3n, positions]`` with Σ frac(|x|) (rows ``2n..3n-1``) when ``x``'s kind is not queued yet (see
+        :meth:`kind_from_fractions`); cached like the other summaries."""
         info, ordered = self.info(x, True)
         parts = info[2] if info is not None and ordered else None
         key = ("conv_pairs", n, x.shape)
         sums = parts.get(key) if parts is not None else None
         if sums is None:
-            sums = fm.nonzeros_and_magnitudes(x, n, self.scratch, max(math.prod(x.shape[2:]), 1))
+            sums = fm.nonzeros_and_magnitudes(x, n, self.scratch, max(math.prod(x.shape[2:]), 1),
+                                              fractions=info is None or info[1] is None)
             if parts is not None:
                 parts[key] = sums
         return sums

@@ -124,11 +124,12 @@ def _conv(s, name, index, path, func, args, kwargs):
     n, k = call_layout(s, st, xb.shape[0], tuple(xb.shape[:2]), x=xb)
     magnitudes = not s.summaries.proven_spikes(xb)
     paired = magnitudes and s.summaries.pairable(xb, n)
-    if paired:  # nonzeros and Σ|x| per position from one reduction: [2n, positions]
+    if paired:  # nonzeros and Σ|x| (and Σ frac(|x|), for the kind) per position from one reduction
         per_position, abs_position = s.summaries.conv_position_pairs(xb, n), None
+        ra = s.summaries.value_range(xb)  # the kind's other half (its range), like every summary before the op
     else:
         per_position, abs_position = s.summaries.conv_positions(xb, n, int(math.prod(w.shape[2:])), magnitudes)
-    ra = s.summaries.kind_stats(xb)
+        ra = s.summaries.kind_stats(xb)
     out = func(*args, **kwargs)
     ob = out if out.dim() == ndim + 2 else out.unsqueeze(0)
     geometry = (p.get("stride", 1), p.get("padding", 0), p.get("dilation", 1), transposed)
@@ -136,13 +137,18 @@ def _conv(s, name, index, path, func, args, kwargs):
     bound = st.bound
     if bound is None or bound[0] != key:  # the call's shape-only figures, bound once per geometry
         bound = st.bound = _bind_conv_geometry(key, xb, ob, w, geometry, groups)
-    _, fan, c_out_per_group, dense, full, fan64 = bound
-    if magnitudes and fan64 is None:  # Σ |x| · fan-out, exact for the integer inputs it is used for
+    _, fan, c_out_per_group, dense, full, fan64, fan_rows = bound
+    if paired and fan_rows is None:  # [fan-out; ones]: Σ · fan-out and Σ of each row of counts in one product
+        fan_rows = bound[6] = fm.conv_fanout(xb, ob, w, *geometry, torch.float64, with_ones=True)
+    elif magnitudes and not paired and fan64 is None:  # Σ |x| · fan-out, exact for the integer inputs it is used for
         fan64 = bound[5] = fan if fan.dtype == torch.float64 else fm.conv_fanout(xb, ob, w, *geometry, torch.float64)
     # the counts depend on the input's values and the geometry only: a conv of the same input and geometry
     # (a time loop feeding a static image to the first conv at every step) reuses them
-    r_eff, r_nnz, r_vw = s.summaries.derived(xb, ("conv counts", key, n, paired), lambda: _queue_conv_counts(
-        s.queue, xb, n, per_position, abs_position, fan, fan64, paired))
+    r_eff, r_nnz, r_vw, fractional = s.summaries.derived(
+        xb, ("conv counts", key, n, paired),
+        lambda: _queue_conv_counts(s.queue, xb, n, per_position, abs_position, fan, fan64, fan_rows))
+    if paired:
+        ra = s.summaries.kind_from_fractions(xb, fractional)
     st.weight_shape = tuple(w.shape)
     bias_ops = ob.numel() if isinstance(p.get("bias"), torch.Tensor) else 0
     record_call(s, st, xb, ra, None, None, WEIGHT, n, k, r_eff, r_nnz,
@@ -152,32 +158,34 @@ def _conv(s, name, index, path, func, args, kwargs):
 
 
 def _queue_conv_counts(q, xb: torch.Tensor, n: int, per_position: torch.Tensor, abs_position: torch.Tensor | None,
-                       fan: torch.Tensor, fan64: torch.Tensor | None, paired: bool) -> tuple:
+                       fan: torch.Tensor, fan64: torch.Tensor | None, fan_rows: torch.Tensor | None) -> tuple:
     """Queue a conv call's effective ops and nonzeros per part (and Σ|x| · fan-out for an input that is not
     proven spikes) from its input's counts per position; returns ``(effective ref, nonzeros ref,
-    value-weighted record or None)``."""
-    if paired:  # [effective ops per part, Σ|x| · fan-out per part] in one product
-        r_eff = q.vector(per_position.double() @ fan64)
-        r_nnz = q.counts(per_position[:n].sum(-1, dtype=torch.float64), n)
-        return r_eff, r_nnz, value_weighted_ref(sub_ref(r_eff, n), xb, n)
+    value-weighted record or None, fractional-part refs)``, the last ``()`` unless ``per_position`` holds
+    Σ frac(|x|) rows (:meth:`.summaries.OperandSummaries.conv_position_pairs`)."""
+    if fan_rows is not None:  # paired rows [nonzeros; Σ|x|(; Σ frac)] x [fan-out; ones] in one product:
+        rows = per_position.shape[0]  # [[effective, Σ|x|·fan-out, -] per part; [nonzeros, Σ|x|, Σ frac] per part]
+        r = q.vector((fan_rows @ per_position.double().t()).view(-1))
+        fractional = tuple(sub_ref(r, rows + 2 * n + t) for t in range(n)) if rows == 3 * n else ()
+        return r, sub_ref(r, rows), value_weighted_ref(sub_ref(r, n), xb, n), fractional
     counts = per_position if n > 1 else per_position[0]
     r_eff, r_nnz, r_vw = q.counts(counts @ fan, n), q.counts(counts.sum(-1), n), None
     if abs_position is not None:
         vw = abs_position.double() @ fan64
         r_vw = value_weighted_ref(q.counts(vw if n > 1 else vw[0], n), xb, n)
-    return r_eff, r_nnz, r_vw
+    return r_eff, r_nnz, r_vw, ()
 
 
 def _bind_conv_geometry(key: tuple, xb, ob, w, geometry: tuple, groups: int) -> tuple:
     """``[key, fan-out map in the counts' dtype, C_out per group, dense MACs, full-rate ops, float64 fan-out
-    map or None until needed]`` of a conv call: they depend on shapes and geometry only, so a site computes
-    them once, not per call."""
+    map and [fan-out; ones] rows, each None until needed]`` of a conv call: they depend on shapes and geometry
+    only, so a site computes them once, not per call."""
     transposed = geometry[3]
     fan = fm.conv_fanout(xb, ob, w, *geometry, key[5])
     c_out_per_group = int(w.shape[1]) if transposed else int(w.shape[0]) // groups
     dense = fm.conv_dense(xb.shape, ob.shape, w.shape, groups, transposed)
     full = xb.shape[0] * xb.shape[1] * fm.conv_fanout_total(xb, ob, w, *geometry) * c_out_per_group
-    return [key, fan, c_out_per_group, dense, full, None]
+    return [key, fan, c_out_per_group, dense, full, None, None]
 
 
 def _conv_of_activations(s, name, index, path, func, args, kwargs, p):

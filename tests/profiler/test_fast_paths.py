@@ -272,30 +272,42 @@ _KIND_VALUES = {  # values of a linear layer's input, one list per time step
 
 
 class _Edit(nn.Module):
-    """Puts given values into the (finite) input before a linear layer, time-major [T, B, D] or one step."""
+    """Puts given values into the (finite) input before a weight layer: a linear layer on ``[T, B, D]`` or
+    ``[B, D]``, or a conv on ``[T·B, 1, D]`` (time folded into the batch) or ``[B, 1, D]``."""
 
-    def __init__(self, values: torch.Tensor) -> None:
+    def __init__(self, values: torch.Tensor, conv: bool) -> None:
         super().__init__()
         self.values = values
-        self.fc = nn.Linear(4, 3, bias=False)
+        self.layer = nn.Conv1d(1, 3, 3, padding=1, bias=False) if conv else nn.Linear(4, 3, bias=False)
+        self.conv = conv
 
     def forward(self, x):
-        return self.fc(x * 0 + self.values)
+        v = x * 0 + self.values
+        if self.conv:
+            v = v.flatten(0, 1).unsqueeze(1) if v.dim() == 3 else v.unsqueeze(1)
+        return self.layer(v)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("case", list(_KIND_VALUES))
-@pytest.mark.parametrize("timed", [True, False], ids=["[T, B, D]", "[B, D]"])
-def test_kinds_from_the_counts_reduction_match_a_direct_classifier(case, timed, dtype):
+@pytest.mark.parametrize("timed", [True, False], ids=["timed", "untimed"])
+@pytest.mark.parametrize("conv", [False, True], ids=["linear", "conv"])
+def test_kinds_from_the_counts_reduction_match_a_direct_classifier(case, timed, dtype, conv):
     import bruteforce as bf
 
     steps = torch.tensor(_KIND_VALUES[case], dtype=dtype)  # [T=2, D]
     values = steps[:, None, :].expand(2, 3, 4).contiguous() if timed else steps.reshape(2, 4)
     expected = bf.kind(values)
     assert expected == case.split(" ")[0]
-    model = _Edit(values).to(dtype)
+    model = _Edit(values, conv).to(dtype)
     x = torch.zeros(values.shape, dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = profile(model, x, time_steps=2 if timed else 1, batch_dim=1 if timed else 0)
-    assert r.layers.set_index("layer").loc["fc", "input_kind"] == expected
+    row = r.layers.set_index("layer").loc["layer"]
+    assert row["input_kind"] == expected
+    if timed and conv:  # the counts that come from the same product as the fractional parts
+        per_step = r.per_step[r.per_step["layer"] == "layer"].sort_values("step")
+        expected_steps = [bf.conv_counts(values[t].unsqueeze(1), model.layer.weight, 1, 1).as_row(3) for t in (0, 1)]
+        assert per_step["effective_ops"].tolist() == [c["effective_ops"] for c in expected_steps]
+        assert row["input_rate"] == float((values != 0).sum()) / values.numel()
