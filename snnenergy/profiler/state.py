@@ -128,9 +128,8 @@ class ModelState:
             for key in d.keys() - saved.entries.keys():
                 del d[key]  # attributes the profile added (forward wrappers, lazily created state)
             d.update(saved.entries)
-            for container in saved.empty:
-                if container:  # found empty, filled since
-                    container.clear()
+            for container in filter(None, saved.empty):  # found empty, filled since
+                container.clear()
             for container, contents in saved.filled:
                 _refill(container, contents)
             for name, p, cls, data, version, grad, grad_data in saved.params:
