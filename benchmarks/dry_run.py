@@ -2,6 +2,7 @@
 
     python3 benchmarks/dry_run.py                       # the default models
     python3 benchmarks/dry_run.py sdt-8-768 sew-resnet34
+    python3 benchmarks/dry_run.py --help
 
 Each model is dry-run twice (the first run also imports the model family's module); the figure is the second
 run's wall time: building the model on meta, running it and making the tables. The resident memory growth
@@ -9,6 +10,7 @@ of the process over the run is printed too (the weights would take params x 4 by
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -45,5 +47,27 @@ def main(names: list[str]) -> None:
               f"{d.params * 4 / 2**20:12.0f}")
 
 
+def parse_names(argv: list[str] | None = None) -> list[str]:
+    """The zoo names to time (the default set when none is given); an unknown name is a one-line error."""
+    from snnenergy.models import list_models
+    from snnenergy.models.registry import resolve_name
+
+    p = argparse.ArgumentParser(description="Dry-run time on the meta device of large zoo models (the second of "
+                                            "two runs each, with the process's memory growth).")
+    p.add_argument("names", nargs="*", default=DEFAULT, metavar="MODEL",
+                   help=f"zoo model names (default: {' '.join(DEFAULT)}); `snnenergy models` lists them")
+    names = p.parse_args(argv).names
+    unknown = []
+    for n in names:
+        try:
+            resolve_name(n)
+        except KeyError:
+            unknown.append(n)
+    if unknown:
+        p.error(f"unknown model(s) {', '.join(unknown)}; `snnenergy models` lists the {len(list_models())} zoo "
+                "models")
+    return names
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or DEFAULT)
+    main(parse_names())
