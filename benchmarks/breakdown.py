@@ -192,6 +192,9 @@ def main() -> None:
     p.add_argument("--context", action="store_true",
                    help="time a fixed piece of per-call work warm and right after each forward instead")
     args = p.parse_args()
+    for name in ("batch", "rep"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     torch.set_num_threads(1)
     keys = list(overhead.MODELS) if "all" in args.model else args.model
     if args.context:

@@ -362,7 +362,16 @@ def _args() -> argparse.Namespace:
     p.add_argument("--baseline", default=None, metavar="DIR",
                    help="also time the snnenergy copy in DIR/snnenergy (e.g. HEAD exported there)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    return p.parse_args()
+    args = p.parse_args()
+    if args.baseline and not os.path.isfile(os.path.join(args.baseline, "snnenergy", "__init__.py")):
+        p.error(f"--baseline {args.baseline}: no snnenergy package there (DIR/snnenergy/__init__.py); export one "
+                "first, e.g. mkdir -p DIR && git archive HEAD snnenergy | tar -x -C DIR")
+    for name in ("rep", "batches", "threads"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if min(args.batch) < 1:
+        p.error(f"--batch sizes must be at least 1, got {min(args.batch)}")
+    return args
 
 
 def main() -> None:

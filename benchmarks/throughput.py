@@ -143,6 +143,12 @@ def main() -> None:
     ap.add_argument("--procs-only", action="store_true", help="skip the single-process loading/plain/profile rates")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.folder is not None and not args.folder.is_dir():
+        ap.error(f"--folder {args.folder}: not a folder; give a folder of images (one subfolder per class, as "
+                 "ImageNet's val), or leave it out to time generated JPEGs")
+    for name in ("images", "batch_size", "repeat"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
 
     import torch
 
@@ -155,7 +161,10 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory()
         args.folder = Path(tmp.name) / "val"
         write_images(args.folder, args.images)
-    card = model_card(args.model)
+    try:
+        card = model_card(args.model)
+    except KeyError as e:
+        ap.error(str(e).strip("'\""))
     torch.manual_seed(0)
     model = create_model(args.model).eval()
 

@@ -22,12 +22,25 @@ def test_help(script):
     assert done.stdout.startswith("usage:") and "Traceback" not in done.stderr
 
 
-def test_a_bad_argument_is_a_one_line_error():
-    done = _run("dry_run", "no-such-model")
+@pytest.mark.parametrize("script, args, message", [
+    ("dry_run", ["no-such-model"], "dry_run.py: error: unknown model(s) no-such-model; `snnenergy models` lists the "
+                                   "{zoo} zoo models"),
+    ("overhead", ["--baseline", "/no/such/dir"], "overhead.py: error: --baseline /no/such/dir: no snnenergy package "
+                                                 "there (DIR/snnenergy/__init__.py); export one first, e.g. mkdir -p DIR "
+                                                 "&& git archive HEAD snnenergy | tar -x -C DIR"),
+    ("overhead", ["--rep", "0"], "overhead.py: error: --rep must be at least 1, got 0"),
+    ("overhead", ["--batch", "0"], "overhead.py: error: --batch sizes must be at least 1, got 0"),
+    ("breakdown", ["--batch", "0"], "breakdown.py: error: --batch must be at least 1, got 0"),
+    ("throughput", ["--folder", "/no/such/dir"], "throughput.py: error: --folder /no/such/dir: not a folder; give a "
+                                                 "folder of images (one subfolder per class, as ImageNet's val), or "
+                                                 "leave it out to time generated JPEGs"),
+    ("throughput", ["--model", "no-such-model"], "throughput.py: error: unknown model 'no-such-model'. `snnenergy "
+                                                 "models` lists all {zoo} models."),
+])
+def test_a_bad_argument_is_a_one_line_error(script, args, message):
+    done = _run(script, *args)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (
-        "dry_run.py: error: unknown model(s) no-such-model; `snnenergy models` lists the "
-        f"{_zoo_size()} zoo models")
+    assert done.stderr.strip().splitlines()[-1] == message.format(zoo=_zoo_size())
 
 
 def _zoo_size() -> int:
