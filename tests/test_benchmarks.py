@@ -25,9 +25,9 @@ def test_help(script):
 @pytest.mark.parametrize("script, args, message", [
     ("dry_run", ["no-such-model"], "dry_run.py: error: unknown model(s) no-such-model; `snnenergy models` lists the "
                                    "{zoo} zoo models"),
-    ("overhead", ["--baseline", "/no/such/dir"], "overhead.py: error: --baseline /no/such/dir: no snnenergy package "
-                                                 "there (DIR/snnenergy/__init__.py); export one first, e.g. mkdir -p DIR "
-                                                 "&& git archive HEAD snnenergy | tar -x -C DIR"),
+    ("overhead", ["--baseline", "/no/such/dir"],
+     "overhead.py: error: --baseline /no/such/dir: no snnenergy package there (DIR/snnenergy/__init__.py); export "
+     "one first, e.g. mkdir -p DIR && git archive HEAD snnenergy | tar -x -C DIR"),
     ("overhead", ["--rep", "0"], "overhead.py: error: --rep must be at least 1, got 0"),
     ("overhead", ["--batch", "0"], "overhead.py: error: --batch sizes must be at least 1, got 0"),
     ("breakdown", ["--batch", "0"], "breakdown.py: error: --batch must be at least 1, got 0"),
