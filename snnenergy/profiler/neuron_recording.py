@@ -1,8 +1,9 @@
 """Neuron recording: each neuron layer's output range and spikes per step and neuron.
 
 A call adds its spikes, summed over the batch, into a device accumulator per layer (one op per call);
-:func:`finalize_neurons` reduces the accumulators to spikes per step and queues them, and
-:func:`neuron_fractions` turns the per-neuron counts into the fractions of dead and saturated neurons.
+:func:`finalize_neurons` reduces the accumulators to spikes per step and to the numbers of neurons that never
+/ always spiked, and queues both, and :func:`set_fractions` turns those into fractions after the host copy
+(:func:`neuron_fractions` does the same from counts combined across processes).
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import torch
 
 from . import formulas as fm
 from .accumulators import NeuronStats
-from .summaries import memory_order
 
 
 def neuron_stats(session, path: str, info) -> NeuronStats:
@@ -30,13 +30,9 @@ def record_neuron_output(session, path: str, info, s: torch.Tensor, single_step:
     q = session.queue
     st.calls += 1
     if session.track_ops and s.numel():
-        values = memory_order(s)
-        mn, mx = (values.view(torch.uint8) if values.dtype == torch.bool else values).aminmax()
-        r_min, r_max = q.scalar(mn), q.scalar(mx)
+        # cached with the spikes' summaries: a consumer of the spikes then only needs their fractional parts
+        r_min, r_max = session.summaries.value_range(s)
         q.neuron_calls.append((st, r_min, r_max, None, -1, 0))
-        summary, _ = session.summaries.info(s, True)
-        if summary is not None and summary[0] is None:
-            summary[0] = (r_min, r_max)  # a consumer of the spikes only needs their fractional parts
     # spikes = Σ output values (a multi-spike neuron's 2 is two spikes); |values| for signed (ternary) neurons
     if info.signed:
         s = s.abs()

@@ -56,18 +56,13 @@ class _Saved:
                 tensor_keys.append((None, key))
             elif not value:
                 empty.append(value)
-            elif kind is _DICT:
-                filled.append((value, dict(value)))
-                if value is not parameters:
-                    for k, v in value.items():
+            else:  # a dict, list or set with contents
+                is_dict = kind is _DICT
+                filled.append((value, dict(value) if is_dict else list(value)))
+                if value is not parameters and not isinstance(value, set):  # a set's members have no key
+                    for k, v in (value.items() if is_dict else enumerate(value)):
                         if (kinds(type(v)) or _kind(type(v))) is _TENSOR:
                             tensor_keys.append((value, k))
-            elif kind is _SEQUENCE:
-                filled.append((value, list(value)))
-                if not isinstance(value, set):
-                    for i, v in enumerate(value):
-                        if (kinds(type(v)) or _kind(type(v))) is _TENSOR:
-                            tensor_keys.append((value, i))
         self.tensor_keys = tensor_keys
         self.params = [(name, p, type(p), _values_of(p), p._version, p.grad, None if p.grad is None else p.grad.data)
                        for name, p in parameters.items() if p is not None]

@@ -133,11 +133,11 @@ class OperandSummaries:
         return refs
 
     def value_range(self, x: torch.Tensor) -> tuple[int, int]:
-        """Queue ``x``'s min and max (cached); returns their references."""
-        info, _ = self.info(x, True) if x.numel() else (None, False)
+        """Queue ``x``'s min and max (cached with its summaries); returns their references."""
         if x.numel() == 0:
             z = self.queue.scalar(self.queue.zero())
             return z, z
+        info, _ = self.info(x, True)
         x = memory_order(x)
         return self._value_range(x.view(torch.uint8) if x.dtype == torch.bool else x, info)
 

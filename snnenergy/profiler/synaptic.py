@@ -126,7 +126,7 @@ def _conv(s, name, index, path, func, args, kwargs):
     paired = magnitudes and s.summaries.pairable(xb, n)
     if paired:  # nonzeros and Σ|x| (and Σ frac(|x|), for the kind) per position from one reduction
         per_position, abs_position = s.summaries.conv_position_pairs(xb, n), None
-        ra = s.summaries.value_range(xb)  # the kind's other half (its range), like every summary before the op
+        s.summaries.value_range(xb)  # the kind's other half (its range), like every summary before the op
     else:
         per_position, abs_position = s.summaries.conv_positions(xb, n, int(math.prod(w.shape[2:])), magnitudes)
         ra = s.summaries.kind_stats(xb)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import bruteforce as bf
 from profiler_testing import Fn
 
 from snnenergy import create_model, profile
@@ -237,8 +238,6 @@ class _StaticInputLoop(nn.Module):
 
 @pytest.mark.parametrize("edit", [False, True], ids=["static", "edited-in-place"])
 def test_convs_of_one_input_share_their_counts_exactly(edit):
-    import bruteforce as bf
-
     g = torch.Generator().manual_seed(3)
     x = torch.rand(2, 2, 5, 5, generator=g) * (torch.rand(2, 2, 5, 5, generator=g) > 0.4)
     model = _StaticInputLoop(edit)
@@ -293,8 +292,6 @@ class _Edit(nn.Module):
 @pytest.mark.parametrize("timed", [True, False], ids=["timed", "untimed"])
 @pytest.mark.parametrize("conv", [False, True], ids=["linear", "conv"])
 def test_kinds_from_the_counts_reduction_match_a_direct_classifier(case, timed, dtype, conv):
-    import bruteforce as bf
-
     steps = torch.tensor(_KIND_VALUES[case], dtype=dtype)  # [T=2, D]
     values = steps[:, None, :].expand(2, 3, 4).contiguous() if timed else steps.reshape(2, 4)
     expected = bf.kind(values)
