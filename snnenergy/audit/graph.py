@@ -11,9 +11,11 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from .rules import ENCODER_PASS, INPUT, JOINS, KIND_PRESERVING, LINEAR_ONE_INPUT, POOLING, SCALES, UNKNOWN, WEIGHTED
+from .rules import (ENCODER_PASS, FOLDABLE_SCALES, INPUT, JOINS, KIND_PRESERVING, LINEAR_ONE_INPUT, POOLING, SCALES,
+                    UNKNOWN, WEIGHTED)
 
 PROVENANCE_COLUMNS = ("node", "layer", "op", "category", "input")
+FOLD_COLUMNS = ("constant_sizes", "features")  # optional: tables written before they existed lack them
 _POOLED_PASS = POOLING | KIND_PRESERVING | SCALES
 
 
@@ -31,6 +33,22 @@ class Node:
     # joins, where a self-edge is a stream added to itself again
     upstream: tuple[str, ...] = ()
     active: bool = False  # on the activation path: reachable from the raw input
+    # the sizes other than 1 of the op's constant operands (a scale's shape; () for a scalar) and a weighted op's
+    # (in, out) features, from the provenance table; None where the table does not say
+    constant_sizes: tuple[tuple[int, ...], ...] | None = None
+    features: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def is_varying_scale(self) -> bool:
+        """A scale (or BatchNorm) whose constant varies along some dim: it folds into a weighted neighbour only
+        along that neighbour's features."""
+        return self.category == "other" and self.op in FOLDABLE_SCALES and any(self.constant_sizes or ())
+
+    def in_features(self) -> set[int] | None:
+        return None if self.features is None else {i for i, _ in self.features}
+
+    def out_features(self) -> set[int] | None:
+        return None if self.features is None else {o for _, o in self.features}
 
     @property
     def is_spikes(self) -> bool:
@@ -55,6 +73,20 @@ class Walk:
 
 def _upstream(n: Node, active: set[str]) -> tuple[str, ...]:
     return tuple(i for i in n.inputs if i in active and (i != n.label or n.op in JOINS))
+
+
+def _parse_sizes(cell, sep: str) -> tuple[tuple[int, ...], ...]:
+    """``"4x4;8"`` -> ((4, 4), (8,)) (``sep`` "x"); ``"64>128"`` -> ((64, 128),) (``sep`` ">"); empty -> ()."""
+    if not isinstance(cell, str) or not cell:
+        return ()
+    return tuple(tuple(int(n) for n in part.split(sep)) for part in cell.split(";") if part)
+
+
+def _fold_fields(sizes: tuple | None) -> dict:
+    """Node fields from parsed fold columns; a table without them leaves the sizes unknown (None)."""
+    if sizes is None:
+        return {"constant_sizes": None, "features": None}
+    return {"constant_sizes": sizes[0], "features": sizes[1]}
 
 
 def _split_label(label: str) -> tuple[str, str]:
@@ -93,12 +125,17 @@ class ProvenanceGraph:
             raise ValueError(f"provenance table lacks columns {missing}; expected {list(PROVENANCE_COLUMNS)}")
         info: dict[str, tuple[str, str, str]] = {}
         inputs: dict[str, list[str]] = {}
-        for node, layer, op, cat, inp in table[list(PROVENANCE_COLUMNS)].itertuples(index=False, name=None):
+        fold: dict[str, tuple] = {}
+        fold_columns = [c for c in FOLD_COLUMNS if c in table.columns]
+        for node, layer, op, cat, inp, *sizes in table[[*PROVENANCE_COLUMNS, *fold_columns]].itertuples(
+                index=False, name=None):
             info.setdefault(node, (str(layer), str(op), str(cat)))
             ins = inputs.setdefault(node, [])
             if isinstance(inp, str) and inp and inp not in ins:
                 ins.append(inp)
-        nodes = {k: Node(k, *info[k], tuple(inputs[k])) for k in info}
+            if len(sizes) == len(FOLD_COLUMNS):
+                fold.setdefault(node, (_parse_sizes(sizes[0], "x"), _parse_sizes(sizes[1], ">")))
+        nodes = {k: Node(k, *info[k], tuple(inputs[k]), **_fold_fields(fold.get(k))) for k in info}
         nodes.setdefault(INPUT, Node(INPUT, "", "input", "input"))
         return cls(nodes)
 
@@ -203,29 +240,61 @@ class ProvenanceGraph:
         return Walk(n, [n] + chain[::-1])
 
     def linear_chain(self, start: str, consumer: str | None = None) -> Walk:
-        """Walk back from ``start`` along one path of linear ops (weighted ops, BatchNorm, pooling, scalar scales
-        and shifts) to a spike tensor or the raw input. ``ok`` is False when the walk meets a join (two
-        activation inputs, or a stream meeting itself), a non-linear op or an unknown producer: ``stop`` is then
-        that node. Max pooling and clamps count only while they act on spikes, i.e. upstream of every linear op."""
+        """Walk back from ``start`` along one path of linear ops (weighted ops, BatchNorm, pooling, scales and
+        shifts) to a spike tensor or the raw input. ``ok`` is False when the walk meets a join (two activation
+        inputs, or a stream meeting itself), a non-linear op or an unknown producer: ``stop`` is then that
+        node. Max pooling and clamps count only while they act on spikes, i.e. upstream of every linear op. A
+        scale that varies along some dim (a per-channel BatchNorm, a learned gate) folds only into a weighted
+        op next to it on the path along that op's features: the input features of the next one downstream,
+        or the output features of the previous one upstream (:func:`_folds_along`); else the walk stops there."""
         chain, seen, acting_on_spikes = [], set(), None  # the max pool / clamp that must see spikes, if any
         excluded = self.downstream(consumer)
+        downstream_in = self.node(consumer).in_features() if consumer is not None else None
+        unfolded: list[Node] = []  # varying scales not folded downstream: the next weighted op upstream must take them
         n = self.node(start)
         while True:
             if n.is_spikes or n.is_input:
+                if unfolded:
+                    return self._stopped_at(chain, unfolded[0])
                 return Walk(n, [n] + chain[::-1], ok=True)
             feeding = self._feeding(n, excluded)
             if n.label in seen or len(feeding) != 1:
                 return Walk(n, [n] + chain[::-1], ok=False)
-            linear = (n.category == "synaptic" and n.op in WEIGHTED) or (
-                n.category == "other" and n.op in LINEAR_ONE_INPUT)
+            weighted = n.category == "synaptic" and n.op in WEIGHTED
+            linear = weighted or (n.category == "other" and n.op in LINEAR_ONE_INPUT)
             preserving = n.category == "other" and n.op in KIND_PRESERVING
             if linear and acting_on_spikes is not None:  # that max pool acts on real values: not linear
-                i = chain.index(acting_on_spikes)
-                return Walk(acting_on_spikes, chain[i::-1], ok=False)
+                return self._stopped_at(chain, acting_on_spikes)
             if not (linear or preserving):
                 return Walk(n, [n] + chain[::-1], ok=False)
             if preserving and acting_on_spikes is None:
                 acting_on_spikes = n
             seen.add(n.label)
             chain.append(n)
+            if weighted:
+                out_features = n.out_features()
+                left = [u for u in unfolded if not _folds_along(u, out_features)]
+                if left:
+                    return self._stopped_at(chain, left[0])
+                unfolded, downstream_in = [], n.in_features()
+            elif n.is_varying_scale and not _folds_along(n, downstream_in):
+                unfolded.append(n)
             n = self.node(feeding[0])
+
+    @staticmethod
+    def _stopped_at(chain: list[Node], node: Node) -> Walk:
+        """A failed walk whose stop is ``node``, one of the nodes passed (``chain``, consumer side first)."""
+        i = chain.index(node)
+        return Walk(node, chain[i::-1], ok=False)
+
+
+def _folds_along(scale: Node, features: set[int] | None) -> bool:
+    """Whether ``scale``'s constant varies along one dim only, of a size in ``features`` (a weighted op's input
+    or output features, None when unknown): a per-feature scale folds into that op's weights, one that varies
+    along positions or tokens, where the op shares its weights, does not."""
+    if scale.constant_sizes is None:
+        return True  # a table without the sizes: the rule as before them
+    shapes = [s for s in scale.constant_sizes if s]
+    if not shapes:
+        return True
+    return features is not None and all(len(s) == 1 and s[0] in features for s in shapes)

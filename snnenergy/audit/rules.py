@@ -31,6 +31,9 @@ ENCODER_PASS = frozenset({"batch_norm"}) | POOLING | KIND_PRESERVING
 LINEAR_ONE_INPUT = frozenset({"batch_norm", "mul", "div", "true_divide", "add", "sub", "rsub", "neg", "where",
                               "masked_fill"}) | POOLING
 JOINS = frozenset({"add", "sub", "rsub"})
+# Scales whose constant may vary along a dim (a learned gate, a BatchNorm per channel): they fold into a weighted
+# op only along its features (see ``ProvenanceGraph.linear_chain``).
+FOLDABLE_SCALES = frozenset({"mul", "div", "true_divide", "batch_norm"})
 # Synaptic ops that take a weight: a chain may pass through them (conv -> BN -> conv).
 WEIGHTED = frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
                       "linear", "matmul", "mm", "bmm", "addmm", "baddbmm", "einsum"})
@@ -96,6 +99,10 @@ def fix_for(rule: str, cause_op: str, cause_kind: str) -> str:
                 "binary masks and sums as in spike-driven self-attention)")
     if rule == RULE_PRODUCT:
         return "make one operand binary spikes (put a spiking neuron on it) so that the product becomes masks/adds"
+    if cause_op in FOLDABLE_SCALES and cause_kind == "other":
+        return ("this scale varies along more than the weighted op's input features (per position or token), so "
+                "it cannot fold into the shared weights: scale per input channel or by a scalar, or put a "
+                "spiking neuron after it")
     if cause_kind == "neuron":
         return ("the neuron emits multi-bit spikes: use a binary neuron, or price the integer inputs as n ACs "
                 "(the n-spike view)")

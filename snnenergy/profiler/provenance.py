@@ -34,6 +34,10 @@ class Provenance:
         # node label -> (layer, op, category); (node, input label) edges in order of first appearance
         self.nodes: dict[str, tuple[str, str, str]] = {INPUT: ("", "input", "input")}
         self.edges: dict[tuple[str, str], None] = {}
+        # what decides whether an op folds into a weighted neighbour: the sizes (other than 1) of the weight-like
+        # operands of an "other" op on an activation (a scale's shape), and a weighted op's (in, out) features
+        self.constant_sizes: dict[str, set[tuple[int, ...]]] = {}
+        self.features: dict[str, set[tuple[int, int]]] = {}
 
     def add_weights(self, module: nn.Module) -> None:
         """Mark ``module``'s own parameters and buffers as weights."""
@@ -67,33 +71,59 @@ class Provenance:
 
     def node(self, label: str, layer: str, op: str, category: str, inputs) -> bool:
         """Record node ``label`` (made by ``op`` in ``layer``) and an edge from each activation in ``inputs``;
-        returns whether ``inputs`` held tensors and every one was a weight (the output is then a weight too)."""
+        returns whether ``inputs`` held tensors and every one was a weight (the output is then a weight too).
+        An "other" op on activations also records the shapes of its weight-like operands (a scale's)."""
         found = seen = False
+        constants = None
         for t in inputs:
             seen = True
             p = self.producer(t)
             if p not in _WEIGHT_LIKE:
                 found = True
                 self.edges[(label, p)] = None
+            elif category == "other":
+                if constants is None:
+                    constants = []
+                constants.append(t.shape)
         if not seen or found:
             if label not in self.nodes:
                 self.nodes[label] = (layer, op, category)
             if not found:
                 self.edges.setdefault((label, ""), None)
+            elif constants is not None:
+                sizes = self.constant_sizes.setdefault(label, set())
+                sizes.update(tuple(n for n in shape if n != 1) for shape in constants)
         return seen and not found
+
+    def set_features(self, label: str, in_features: int, out_features: int) -> None:
+        """Record that weighted op ``label`` maps ``in_features`` input features to ``out_features``."""
+        found = self.features.get(label)
+        if found is None:
+            self.features[label] = {(in_features, out_features)}
+        elif (in_features, out_features) not in found:
+            found.add((in_features, out_features))
 
     def clear_tensors(self) -> None:
         """Forget the tensors seen (labels and the model's weights); the nodes and edges stay."""
         self._labels.clear()
         self._weights = {}
 
-    def edge_rows(self) -> list[tuple[str, str, str, str, str]]:
-        """``(node, layer, op, category, input)`` per distinct edge (nodes without activation inputs: input "")."""
-        rows = [(INPUT, "", "input", "input", "")]
+    def edge_rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
+        """``(node, layer, op, category, input, constant_sizes, features)`` per distinct edge (nodes without
+        activation inputs: input ""). ``constant_sizes``: the sizes other than 1 of the node's weight-like
+        operands, ``4x4`` (a scalar or none: ""; several shapes ``;``-separated); ``features``: a weighted op's
+        input and output features, ``64>128``."""
+        rows = [(INPUT, "", "input", "input", "", "", "")]
         with_inputs = {node for node, inp in self.edges if inp}
         for node, inp in self.edges:
             if not inp and node in with_inputs:
                 continue
             layer, op, cat = self.nodes.get(node, ("", node, "other"))
-            rows.append((node, layer, op, cat, inp))
+            rows.append((node, layer, op, cat, inp, _sizes_text(self.constant_sizes.get(node, ())),
+                         ";".join(f"{i}>{o}" for i, o in sorted(self.features.get(node, ())))))
         return rows
+
+
+def _sizes_text(shapes) -> str:
+    """``4x4;8`` for the shapes (4, 4) and (8,); a scalar's () adds nothing."""
+    return ";".join(sorted({"x".join(map(str, s)) for s in shapes if s}))

@@ -102,10 +102,13 @@ def _label(path: str, name: str) -> str:
     return f"{path}:{name}" if path else name
 
 
-def _output(s, out, path: str, name: str, operands) -> None:
-    """Label a synaptic op's output as a provenance node fed by its activation operands."""
+def _output(s, out, path: str, name: str, operands, features: tuple[int, int] | None = None) -> None:
+    """Label a synaptic op's output as a provenance node fed by its activation operands (with the
+    ``(in, out)`` features of a weighted op)."""
     label = _label(path, name)
     s.prov.node(label, path, name, "synaptic", operands)
+    if features is not None:
+        s.prov.set_features(label, *features)
     if isinstance(out, torch.Tensor):
         s.prov.set(out, label)
 
@@ -153,7 +156,7 @@ def _conv(s, name, index, path, func, args, kwargs):
     bias_ops = ob.numel() if isinstance(p.get("bias"), torch.Tensor) else 0
     record_call(s, st, xb, ra, None, None, WEIGHT, n, k, r_eff, r_nnz,
                 c_out_per_group, dense, bias_ops, out_elements=ob.numel(), r_vw=r_vw, full_rate=full)
-    _output(s, out, path, name, (xb,))
+    _output(s, out, path, name, (xb,), (int(xb.shape[1]), int(ob.shape[1])))
     return out
 
 
@@ -235,7 +238,7 @@ def _linear(s, index, path, func, args, kwargs):
     bias_ops = out.numel() if isinstance(bias, torch.Tensor) else 0
     record_call(s, st, xr, ra, None, None, WEIGHT, n, k, nnz, nnz, out_features, dense, bias_ops,
                 out_elements=out.numel(), r_vw=r_vw)
-    _output(s, out, path, "linear", (xr,))
+    _output(s, out, path, "linear", (xr,), (in_features, out_features))
     return out
 
 
@@ -273,6 +276,7 @@ def _product(s, name, index, path, func, args, kwargs, a, b, bias_ops: int = 0):
         nnz, r_vw, ra = s.summaries.weight_input(ar, n)
         call = (st, ar, ra, None, None, WEIGHT, n, k, nnz, nnz, fan_out, dense, bias_ops)
         operands = (ar,)
+        features = _product_features(w, act_left=b_weight)
     else:
         nz_a, pairs = fm.matmul_pair_counts(a, b, dense, s.scratch)  # [*batch_a, K], [*batch, K]
         rows = pairs.shape[0] if pairs.dim() > 1 else 1
@@ -288,11 +292,18 @@ def _product(s, name, index, path, func, args, kwargs, a, b, bias_ops: int = 0):
             nnz = fm.count_nonzero_parts(a2, n, s.scratch)
         call = (st, a2, s.summaries.kind_stats(a2), b, s.summaries.kind_stats(b), -1, n, k, q.counts(eff, n),
                 q.counts(nnz, n), 1, dense, bias_ops)
-        r_vw, operands = None, (a, b)
+        r_vw, operands, features = None, (a, b), None
     out = func(*args, **kwargs)
     record_call(s, *call, out_elements=out.numel(), r_vw=r_vw)
-    _output(s, out, path, name, operands)
+    _output(s, out, path, name, operands, features)
     return out
+
+
+def _product_features(w: torch.Tensor, act_left: bool) -> tuple[int, int]:
+    """``(in, out)`` features of ``act @ w`` (``act_left``) or ``w @ act``: the contracted and the free size."""
+    if w.dim() < 2:
+        return int(w.shape[0]), 1
+    return (int(w.shape[-2]), int(w.shape[-1])) if act_left else (int(w.shape[-1]), int(w.shape[-2]))
 
 
 def _elementwise(s, index, path, func, args, kwargs, a, b):

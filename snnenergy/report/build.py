@@ -21,7 +21,7 @@ LAYER_COLUMNS = [
     "dense_ops", "effective_ops", "ac", "integer_mac", "mac", "bias_ops", "calls", "per_step", "producer",
     "weight_params", "input_elements", "output_elements", "value_weighted_ops", "full_rate_ops",
 ]
-PROVENANCE_COLUMNS = ["node", "layer", "op", "category", "input"]
+PROVENANCE_COLUMNS = ["node", "layer", "op", "category", "input", "constant_sizes", "features"]
 NEURON_COLUMNS = ["layer", "type", "neurons", "firing_rate", "spikes", "dead", "saturated", "has_leak",
                   "output_min", "output_max", "per_step", "calls"]
 
