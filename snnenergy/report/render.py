@@ -248,21 +248,25 @@ def summary_lines(report, preset: str = "fp32", level: int = 1, integer_as: str 
 # ------------------------------------------------------------------------------------------------ tables
 def block_table(report, e) -> pd.DataFrame:
     """One row per top-level block or stage: sites, ACs, integer MACs, MACs, energy, mean input and output
-    (neuron) firing rates (weighted by dense ops and neuron-steps)."""
-    layers = report.layers
+    (neuron) firing rates (weighted by dense ops and neuron-steps). A block of neurons only (a model whose
+    neuron layers are its own top-level modules) has a row too, so that the rows add up to the totals."""
+    layers, n = report.layers, report.neurons
     df = pd.DataFrame({"block": layers["layer"].map(block_of), "ac": layers["ac"],
                        "integer_mac": layers["integer_mac"], "mac": layers["mac"], "mJ": _site_energy(report, e),
                        "dense": layers["dense_ops"], "_w": layers["input_rate"].fillna(0) * layers["dense_ops"]})
-    order = list(dict.fromkeys(df["block"]))
+    neuron_blocks = n["layer"].map(block_of) if not n.empty else pd.Series(dtype=str)
+    order = _network_order(report, list(dict.fromkeys([*df["block"], *neuron_blocks])))
     g = df.groupby("block", sort=False).sum(numeric_only=True).reindex(order)
     if df["ac"].isna().any():  # a dry run without rates: a block with a spike-driven site has unknown ACs
         g["ac"] = g["ac"].where(~df["ac"].isna().groupby(df["block"], sort=False).any().reindex(order))
-    g.insert(0, "sites", df.groupby("block", sort=False).size().reindex(order))
+    sites = df.groupby("block", sort=False).size().reindex(order).fillna(0).astype(int)
+    neuron_only = sites == 0
+    g.loc[neuron_only, ["ac", "integer_mac", "mac", "mJ", "dense", "_w"]] = 0.0
+    g.insert(0, "sites", sites)
     g["input rate"] = np.where(g["dense"] > 0, g["_w"] / g["dense"].where(g["dense"] > 0, 1), np.nan)
-    n = report.neurons
     if not n.empty:
         steps = np.where(n["per_step"].astype(bool), report.time_steps, 1) * n["neurons"]
-        nb = pd.DataFrame({"block": n["layer"].map(block_of), "spikes": n["spikes"], "steps": steps})
+        nb = pd.DataFrame({"block": neuron_blocks, "spikes": n["spikes"], "steps": steps})
         ng = nb.groupby("block", sort=False).sum()
         g["spike rate"] = (ng["spikes"] / ng["steps"]).reindex(g.index)
     if e is not None and e.level >= 2 and not getattr(e, "neurons", pd.DataFrame()).empty and "snn_mJ" in e.neurons:
@@ -271,6 +275,23 @@ def block_table(report, e) -> pd.DataFrame:
         g["neuron mJ"] = ne.reindex(g.index).fillna(0.0)
     out = g.drop(columns=["dense", "_w"]).reset_index()
     return out.rename(columns={"mJ": "synaptic mJ" if "neuron mJ" in out else "mJ"})
+
+
+def _network_order(report, blocks: list[str]) -> list[str]:
+    """``blocks`` in the order the forward first reached them (the provenance table lists its nodes in that
+    order); without one, or for a block it does not name, the order given."""
+    try:
+        prov = report.provenance
+    except (KeyError, AttributeError):
+        prov = None
+    if prov is None or prov.empty or len(blocks) < 2:
+        return blocks
+    first: dict[str, int] = {}
+    for i, layer in enumerate(prov["layer"].astype(str)):
+        if layer:
+            first.setdefault(block_of(layer), i)
+    given = {b: i for i, b in enumerate(blocks)}
+    return sorted(blocks, key=lambda b: (first.get(b, len(prov)), given[b]))
 
 
 def site_table(report, e, top: int | None) -> pd.DataFrame:
