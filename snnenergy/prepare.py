@@ -80,7 +80,7 @@ def describe_input(spec: str | None, card: Any, n_samples: int) -> str:
         return f"{n_samples} shipped {SAMPLE_PHOTOS} (public domain / CC0), {shape}"
     path = Path(spec)
     kind = "folder" if path.is_dir() else "file"
-    return f"{kind} {os.path.abspath(spec)} ({n_samples} samples)"
+    return f"{kind} {os.path.abspath(spec)} ({n_samples} sample{'' if n_samples == 1 else 's'})"
 
 
 def read_tensor_file(path: str, expected: tuple[int, ...] | None, image_model: bool, dataset: str | None

@@ -48,7 +48,22 @@ def _context(report, preset: EnergyPreset, integer_as: str) -> Context:
     if rate == rate and rate < SILENT_RATE:
         notes.append(f"the neurons fired at a mean rate of {rate:.2g}: kinds are decided on the values that occurred, "
                      "so a nearly silent network can look spike-driven (calibrate BatchNorm or load trained weights)")
+    silent = _sites_without_input(layers)
+    if silent:
+        more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
+        notes.append(f"{len(silent)} synaptic site(s) saw only zeros ({', '.join(silent[:5])}{more}): their inputs "
+                     "count as spikes because no other value occurred, so their verdict says nothing yet (give "
+                     "inputs or weights that make the layers before them fire)")
     return Context(graph, ranges, site_mJ, elements, preset.e_ac, preset.e_mac, total, table is not None, notes)
+
+
+def _sites_without_input(layers: pd.DataFrame) -> list[str]:
+    """Labels of the weight-layer sites whose activation input was zero everywhere in the profile."""
+    if not len(layers) or not {"input_min", "input_max"} <= set(layers.columns):
+        return []
+    weighted = layers["other_operand"] == "weight" if "other_operand" in layers.columns else True
+    zero = layers[weighted & (layers["input_min"] == 0) & (layers["input_max"] == 0)]
+    return list(dict.fromkeys(f"{r.layer}:{r.op}" if r.layer else str(r.op) for r in zero.itertuples(index=False)))
 
 
 def audit_report(report, preset: str | EnergyPreset = "fp32", integer_as: str = "mac") -> Audit:
