@@ -217,4 +217,5 @@ def prepare(
     if fuse:
         model = fuse_model(model)
         weights += "; fused for inference"
+        meta["fused"] = True
     return Prepared(model, inputs_, label, weights, inputs, time_steps, card, meta)

@@ -185,7 +185,9 @@ def header_lines(report) -> list[str]:
     pub = m.get("published") or {}
     text = _published(pub)
     if text:
-        ours = f"; ours: params {m['params'] / 1e6:.2f} M" if m.get("params") else ""
+        # a fused model merges linear chains into dense layers: its parameters are not the published model's
+        whose = "ours after fusion (chains merged into dense layers)" if m.get("fused") else "ours"
+        ours = f"; {whose}: params {m['params'] / 1e6:.2f} M" if m.get("params") else ""
         source = str(pub.get("source", "")).split(";")[0]
         lines.append(f"published (reference values, not computed here): {text}{ours}"
                      + (f"  [{source}]" if source else ""))

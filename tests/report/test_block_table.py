@@ -57,3 +57,18 @@ def test_the_console_report_lists_the_neuron_blocks(report):
     text = console_text(report, level=2, width=100)
     table = text.split("\n\n")[0].splitlines()
     assert [line.split()[0] for line in table[3:]] == ["conv1", "lif1", "conv2", "lif2", "fc"]
+
+
+def test_a_fused_model_says_its_parameters_are_the_fused_ones(report):
+    from snnenergy.report.render import header_lines
+    meta = dict(report.meta)
+    try:
+        report.meta.update(published={"params_M": 15.1}, params=36_830_000)
+        plain = [line for line in header_lines(report) if line.startswith("published")]
+        report.meta["fused"] = True
+        fused = [line for line in header_lines(report) if line.startswith("published")]
+    finally:
+        report.meta.clear()
+        report.meta.update(meta)
+    assert plain[0].endswith("; ours: params 36.83 M")
+    assert "ours after fusion (chains merged into dense layers): params 36.83 M" in fused[0]
