@@ -1,5 +1,5 @@
-"""The per-block table of the console and Markdown reports: its rows add up to the report's totals, also for a
-model whose neuron layers are its own top-level modules (an ``nn.Sequential``-style SNN)."""
+"""The console and Markdown reports' per-block table, whose rows add up to the report's totals also for a model
+whose neuron layers are its own top-level modules (an ``nn.Sequential``-style SNN), and their header."""
 import pytest
 import torch
 from torch import nn
