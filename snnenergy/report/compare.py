@@ -20,6 +20,7 @@ COLUMNS = ["model", "weights", "inputs", "time_steps", "samples", "params", "den
            "firing_rate", "preset", "level", "integer_as", "snn_mJ", "ann_mJ", "qnn_mJ", "qnn_bits", "ann_over_snn",
            "qnn_over_snn", "convention", "convention_mJ", "audit", "violations", "published_mJ"]
 
+PUBLISHED_LABEL = "published energy (ref.)"  # the rendered label of ``published_mJ``, shown only when filled
 # (column, label, kind) of the rendered table; kind picks the number format and unit
 _VIEW = [
     ("time_steps", "T", "int"), ("samples", "samples", "int"), ("params", "params", "count"),
@@ -28,7 +29,7 @@ _VIEW = [
     ("snn_mJ", "SNN energy", "energy"), ("ann_mJ", "ANN energy", "energy"), ("qnn_mJ", "QNN energy", "energy"),
     ("ann_over_snn", "ANN / SNN", "ratio"), ("qnn_over_snn", "QNN / SNN", "ratio"),
     ("convention_mJ", "SNN energy, {convention}", "energy"), ("audit", "audit", "text"),
-    ("published_mJ", "published energy (ref.)", "energy"),
+    ("published_mJ", PUBLISHED_LABEL, "energy"),
 ]
 _COUNT_UNITS = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
 _ENERGY_UNITS = ((1.0, "mJ"), (1e3, "µJ"), (1e6, "nJ"), (1e9, "pJ"))
@@ -172,6 +173,12 @@ def report_row(report, preset: str = "fp32", level: int = 1, integer_as: str = "
 
 
 # ---------------------------------------------------------------------------------------------- rendering
+def published_shown(df: pd.DataFrame) -> bool:
+    """Whether the rendered table shows the published-energy column: only when some model card publishes one
+    (an all-empty column is left out, and so must every sentence about it be)."""
+    return "published_mJ" in df and bool(df["published_mJ"].notna().any())
+
+
 def _energy_unit(df: pd.DataFrame) -> tuple[float, str]:
     """One energy unit for every energy row (mJ down to pJ), so that rows compare at a glance."""
     cols = [c for c, _, kind in _VIEW if kind == "energy" and c in df]
@@ -211,7 +218,7 @@ def display_rows(df: pd.DataFrame) -> list[tuple[str, list[str]]]:
     for col, label, kind in _VIEW:
         if col == "convention_mJ" and convention == "snnenergy":
             continue  # the same figure as the SNN energy
-        if col == "published_mJ" and not df[col].notna().any():
+        if col == "published_mJ" and not published_shown(df):
             continue
         label = label.format(convention=convention)
         if kind == "text":
@@ -254,7 +261,7 @@ def _notes(df: pd.DataFrame) -> list[str]:
     notes = _shared_or_each(df, "weights", "weights") + _shared_or_each(df, "inputs", "inputs")
     notes.append("audit: the spike-driven level (NOT spike-driven: number of violations in brackets; with "
                  "exceptions: spike-driven apart from accepted exceptions); `snnenergy audit --model NAME` explains")
-    if df["published_mJ"].notna().any():
+    if published_shown(df):
         notes.append("published energy: the model card's reference value for the published configuration and "
                      "trained weights, not computed here")
     return notes
@@ -309,5 +316,5 @@ def compare_markdown(df: pd.DataFrame) -> str:
     return "\n".join(["# Model comparison", "", *_settings_lines(df), "", head, rule, *rows, "", *notes]) + "\n"
 
 
-__all__ = ["COLUMNS", "compare_models", "compare_text", "compare_markdown", "display_rows", "profile_by_name",
-           "report_row"]
+__all__ = ["COLUMNS", "PUBLISHED_LABEL", "compare_models", "compare_text", "compare_markdown", "display_rows",
+           "profile_by_name", "published_shown", "report_row"]

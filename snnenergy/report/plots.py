@@ -16,10 +16,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .rate_tables import block_roles, layer_rate_frame
+from .rate_tables import layer_groups, layer_rate_frame
 from .text_table import middle_ellipsis
 
 NAME_WIDTH = 34
+CONVENTION_LEVEL = 1  # the energy level of the ``snnenergy`` convention (synaptic ACs and MACs only)
 TERM_LABELS = {"ac_mJ": "AC", "mac_mJ": "MAC", "integer_mJ": "integer MAC", "neuron_mJ": "neuron update",
                "memory_mJ": "memory", "addressing_mJ": "addressing"}
 _STYLE = {"axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
@@ -50,9 +51,24 @@ def energy_unit(max_mj: float) -> tuple[float, str]:
     return 1e9, "pJ"
 
 
+def _setting(report) -> str:
+    """``T = 4, <weights>``: the run's time steps and what its weights are (e.g. untrained: illustrative only)."""
+    weights = str(report.meta.get("weights", "") or "")
+    return f"T = {report.time_steps}" + (f", {weights}" if weights else "")
+
+
 def _label(report) -> str:
-    weights = str(report.meta.get("weights", ""))
-    return f"{report.meta.get('model', 'model')} (T = {report.time_steps}" + (f", {weights})" if weights else ")")
+    """The subtitle of a one-report plot: the model, its T and its weights."""
+    return f"{report.meta.get('model', 'model')} ({_setting(report)})"
+
+
+def _labels(named: Sequence[tuple[str, object]]) -> str:
+    """The subtitle of a plot of several reports: their shared T and weights once, or each report's on its own
+    line when they differ."""
+    settings = [_setting(r) for _, r in named]
+    if len(set(settings)) == 1:
+        return f"all models: {settings[0]}"
+    return "\n".join(f"{label} ({s})" for (label, _), s in zip(named, settings))
 
 
 def _tick_every(ax, labels: Sequence[str], axis: str, limit: int) -> None:
@@ -91,16 +107,15 @@ def rate_heatmap(report, max_labels: int = 60) -> Figure:
 
 
 def rate_bars(report, sort: str = "rate", top: int = 50, max_labels: int = 70) -> Figure:
-    """Mean firing rate (%) per neuron layer as horizontal bars, coloured by role within the block (when there
-    are at most 10 roles); ``sort="rate"`` (highest first, the ``top`` layers) or ``"order"`` (network order,
-    every layer, tick labels thinned to ``max_labels``)."""
+    """Mean firing rate (%) per neuron layer as horizontal bars, coloured by role within the numbered block (or by
+    top-level module in a model without numbered blocks: ``rate_tables.layer_groups``) when there are at most
+    10 groups; ``sort="rate"`` (highest first, the ``top`` layers) or ``"order"`` (network order, every layer,
+    tick labels thinned to ``max_labels``)."""
     if sort not in ("rate", "order"):
         raise ValueError(f"sort must be 'rate' or 'order', got {sort!r}")
     sns = _sns()
     frame = layer_rate_frame(report, percent=True)
-    roles = block_roles(report)
-    indexed = roles["block"].str.contains(r"\.\d+$")
-    frame["role"] = np.where(indexed, roles["role"], "outside blocks") if len(roles) else []
+    frame["role"], legend_title = layer_groups(report)
     frame["name"] = short_names(frame["layer"])
     hue_order = list(dict.fromkeys(frame["role"]))
     total = len(frame)
@@ -119,7 +134,7 @@ def rate_bars(report, sort: str = "rate", top: int = 50, max_labels: int = 70) -
         " (network order)"
     ax.set_ylabel("neuron layer" + shown)
     if colour:
-        ax.legend(title="role in block", fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.legend(title=legend_title, fontsize=7, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title(f"Mean firing rate per neuron layer\n{_label(report)}", fontsize=10)
     return fig
 
@@ -230,8 +245,32 @@ def snn_ann_qnn(reports, preset: str = "fp32", level: int = 2, integer_as: str =
     ax.legend(title="network", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.margins(y=0.15)
     missing = "" if df["network"].str.startswith("QNN").any() else "\n(QNN not priced on a chip preset)"
-    ax.set_title(f"SNN vs ANN vs QNN energy, preset {preset}, level {level}{missing}", fontsize=10)
+    ax.set_title(f"SNN vs ANN vs QNN energy, preset {preset}, level {level}{missing}\n{_labels(named)}",
+                 fontsize=10)
     return fig
+
+
+POINT_COLUMNS = ["model", "family", "dataset", "mJ", "top1", "kind", "energy_method"]
+UNKNOWN_METHOD = "method not stated or not verified"
+
+
+def published_method(family: str) -> str:
+    """How a family's papers counted their published energy: the paper convention that reproduces it
+    (``energy.conventions.published.FAMILY_CONVENTION``), or :data:`UNKNOWN_METHOD`."""
+    from ..energy.conventions import CONVENTIONS
+    from ..energy.conventions.published import FAMILY_CONVENTION
+
+    conv = FAMILY_CONVENTION.get(family)
+    return CONVENTIONS[conv].title if conv in CONVENTIONS else UNKNOWN_METHOD
+
+
+def measured_method(level: int, convention: str) -> str:
+    """How a measured energy was counted: our exact counts at ``level``, or a paper convention's own rules."""
+    if convention == "snnenergy":
+        return f"snnenergy exact counts, level {level}"
+    from ..energy.conventions import get_convention
+
+    return f"{get_convention(convention).title} (on our counts)"
 
 
 def _published_points() -> pd.DataFrame:
@@ -243,8 +282,8 @@ def _published_points() -> pd.DataFrame:
         acc, energy = c.published.get("top1"), c.published.get("energy_mJ")
         if isinstance(acc, (int, float)) and isinstance(energy, (int, float)):
             rows.append({"model": name, "family": c.family, "dataset": c.dataset, "mJ": float(energy),
-                         "top1": float(acc), "kind": "published"})
-    return pd.DataFrame(rows, columns=["model", "family", "dataset", "mJ", "top1", "kind"])
+                         "top1": float(acc), "kind": "published", "energy_method": published_method(c.family)})
+    return pd.DataFrame(rows, columns=POINT_COLUMNS)
 
 
 def _measured_points(reports, preset: str, level: int, convention: str) -> tuple[pd.DataFrame, list[str]]:
@@ -266,8 +305,8 @@ def _measured_points(reports, preset: str, level: int, convention: str) -> tuple
         weights = str(r.meta.get("weights", "as given"))
         kind = "measured, untrained" if weights.startswith("untrained") else f"measured ({weights})"
         rows.append({"model": label, "family": c.family, "dataset": c.dataset, "mJ": mj, "top1": float(acc),
-                     "kind": kind})
-    return pd.DataFrame(rows, columns=["model", "family", "dataset", "mJ", "top1", "kind"]), skipped
+                     "kind": kind, "energy_method": measured_method(level, convention)})
+    return pd.DataFrame(rows, columns=POINT_COLUMNS), skipped
 
 
 def _log_axis(ax, axis: str = "x") -> None:
@@ -279,33 +318,100 @@ def _log_axis(ax, axis: str = "x") -> None:
     a.set_minor_formatter(NullFormatter())
 
 
-def _annotate_apart(ax, xs, ys, labels, fontsize: int = 7) -> None:
-    """Label points so that no two labels overlap: each label takes the first of a few offsets (right/left,
-    above/below) whose box, estimated from its length, clears the labels already placed."""
-    ax.figure.canvas.draw()  # settle the axis limits (log scales) before mapping points to the screen
-    to_px = ax.figure.dpi / 72.0
-    char_w, line_h = 0.6 * fontsize * to_px, 1.3 * fontsize * to_px
-    offsets = [(5, 4), (5, -4 - fontsize), (-5, 4), (-5, -4 - fontsize), (5, 6 + fontsize), (5, -6 - 2 * fontsize)]
+# label offsets (points) tried in turn: beside the point first, then rings further out (with a leader line)
+_DIRECTIONS = ((1, 0, "left", "center"), (-1, 0, "right", "center"), (0.7, 0.7, "left", "bottom"),
+               (0.7, -0.7, "left", "top"), (-0.7, 0.7, "right", "bottom"), (-0.7, -0.7, "right", "top"),
+               (0, 1, "center", "bottom"), (0, -1, "center", "top"))
+_RINGS = (7.0, 16.0, 26.0, 38.0, 52.0)
+
+
+def _overlap(a, b) -> float:
+    """Overlap area of two boxes (x0, y0, x1, y1)."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _annotate_apart(ax, xs, ys, labels, fontsize: int = 7, avoid=(), marker_size: float = 70.0) -> list:
+    """Label points so that no label covers another label or a marker: each label takes the first offset (beside
+    its point, then on rings further out) whose box, measured by the renderer, stays inside the axes and clears
+    the labels already placed and every marker in ``avoid`` ((x, y) data points; the labelled points are always
+    avoided); when none clears, the offset with the least overlap. A label set away from its point gets a thin
+    leader line to it, so that each label can be paired with its point. Returns the annotations.
+
+    Call it last, once the figure's other parts are in place: it settles the layout first, and the labels are
+    kept out of the layout so that it does not move afterwards."""
+    from matplotlib.font_manager import FontProperties
+
+    fig = ax.figure
+    fig.canvas.draw()  # settle the layout and the axis limits (log scales) before mapping points to the screen
+    renderer = fig.canvas.get_renderer()
+    to_px = fig.dpi / 72.0
+    radius = (np.sqrt(marker_size) / 2 + 1.5) * to_px  # a marker's half-width (scatter sizes are points²), padded
+    points = [*zip(xs, ys), *avoid]
+    markers = [(px - radius, py - radius, px + radius, py + radius)
+               for px, py in (ax.transData.transform((x, y)) for x, y in points)]
+    frame = ax.bbox.extents
+    font = FontProperties(size=fontsize)
     placed: list[tuple[float, float, float, float]] = []
+    out = []
     for x, y, text in zip(xs, ys, labels):
         px, py = ax.transData.transform((x, y))
-        w = char_w * len(str(text))
-        for dx, dy in offsets:
-            x0 = px + dx * to_px - (w if dx < 0 else 0)
-            y0 = py + dy * to_px
-            box = (x0, y0, x0 + w, y0 + line_h)
-            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in placed):
+        w, h, _ = renderer.get_text_width_height_descent(str(text), font, ismath=False)
+        w, h = w + 2, h + 2
+        best = None
+        for ring in _RINGS:
+            for ux, uy, ha, va in _DIRECTIONS:
+                dx, dy = ux * ring, uy * ring
+                tx, ty = px + dx * to_px, py + dy * to_px  # the text's anchor on the screen
+                x0 = {"left": tx, "right": tx - w, "center": tx - w / 2}[ha]
+                y0 = {"bottom": ty, "top": ty - h, "center": ty - h / 2}[va]
+                box = (x0, y0, x0 + w, y0 + h)
+                outside = w * h - _overlap(box, frame)
+                cost = 10 * outside + sum(_overlap(box, b) for b in placed) + sum(_overlap(box, m) for m in markers)
+                if best is None or cost < best[0]:
+                    best = (cost, ring, dx, dy, ha, va, box)
+                if cost == 0:
+                    break
+            if best[0] == 0:
                 break
+        _, ring, dx, dy, ha, va, box = best
         placed.append(box)
-        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
-                    ha="right" if dx < 0 else "left")
+        leader = {"arrowprops": {"arrowstyle": "-", "color": "0.35", "lw": 0.6, "shrinkA": 1,
+                                 "shrinkB": radius / to_px - 1}} if ring > _RINGS[0] else {}
+        a = ax.annotate(str(text), (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, ha=ha,
+                        va=va, **leader)
+        a.set_in_layout(False)
+        out.append(a)
+    return out
+
+
+def _bookkeeping_note(points: pd.DataFrame, preset: str, level: int, convention: str) -> list[str]:
+    """The footnote's lines on how the plotted energies were counted: the published ones by each paper's own
+    method (grouped), the measured ones by ours, at the level and preset used."""
+    pub = points[points["kind"] == "published"]
+    lines = []
+    if len(pub):
+        methods = pub.groupby("energy_method", sort=True)["family"].agg(lambda f: ", ".join(sorted(set(f))))
+        lines.append("published: energy and top-1 as printed by the papers (model cards); each paper counted its "
+                     "energy with its own bookkeeping, so published energies are not on one common scale: "
+                     + "; ".join(f"{m} ({fams})" for m, fams in methods.items()))
+    if (points["kind"] != "published").any():
+        if convention == "snnenergy":
+            how = f"our exact counts at energy level {level}" + (" (synaptic ops only)" if level == 1 else "")
+        else:
+            how = f"the {convention} convention's own rules on our counts"
+        lines.append(f"measured: energy counted here by {how}, preset {preset}, plotted at the model card's "
+                     "published top-1")
+    return lines
 
 
 def accuracy_vs_energy(reports=(), preset: str = "fp32", level: int = 1, convention: str = "snnenergy",
                        datasets: Iterable[str] | None = None) -> Figure:
     """Published top-1 vs published energy of every zoo model card that has both ("published"), next to the
     energy we measure for ``reports`` plotted at their card's published top-1 ("measured, untrained" when the
-    weights are untrained). One panel per dataset; energy on a log axis."""
+    weights are untrained). One panel per dataset; energy on a log axis. The footnote says how each energy was
+    counted: the papers' own bookkeepings differ (``published_method``), ours is at ``level`` and ``preset``."""
+    import textwrap
+
     sns = _sns()
     pub = _published_points()
     ours, skipped = _measured_points(reports, preset, level, convention)
@@ -315,27 +421,34 @@ def accuracy_vs_energy(reports=(), preset: str = "fp32", level: int = 1, convent
     if df.empty:
         raise ValueError("no published or measured (energy, top-1) point to plot for datasets " + ", ".join(names))
     names = [d for d in names if d in set(df["dataset"])]
-    fig = _figure(6.2 * len(names) + 2.2, 5.4)
+    width = 8.0 * len(names) + 2.4
+    fig = _figure(width, 6.0)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     markers = {k: ("o" if k == "published" else "X") for k in df["kind"].unique()}
     for ax, ds in zip(axes, names):
         part = df[df["dataset"] == ds]
         sns.scatterplot(part, x="mJ", y="top1", hue="family", style="kind", markers=markers, s=70, ax=ax,
-                        hue_order=sorted(df["family"].unique()), style_order=list(markers), legend=ax is axes[-1])
+                        hue_order=sorted(df["family"].unique()), style_order=list(markers), legend=ax is axes[-1],
+                        edgecolor="white", linewidth=0.6)
         _log_axis(ax)
-        measured = part[part["kind"] != "published"].sort_values("mJ")
-        _annotate_apart(ax, measured["mJ"], measured["top1"], measured["model"], fontsize=7)
         ax.set_xlabel("energy per sample (mJ, log scale)")
         ax.set_ylabel("top-1 accuracy (%), published")
         ax.set_title(f"{ds}: {int((part['kind'] == 'published').sum())} published, "
                      f"{int((part['kind'] != 'published').sum())} measured", fontsize=9)
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    what = "our exact counts" if convention == "snnenergy" else f"convention {convention}"
-    note = ("published: energy and top-1 as printed by the papers (model cards); measured: energy measured here ("
-            + what + f", preset {preset}) at the model card's published top-1") + (
-        f"\nskipped: {'; '.join(skipped)}" if skipped else "")
-    fig.suptitle("Accuracy vs energy across the zoo: published figures and our measurements", fontsize=10)
-    fig.supxlabel(note, fontsize=7)
+    lines = _bookkeeping_note(df, preset, level, convention) + ([f"skipped: {'; '.join(skipped)}"] if skipped else [])
+    chars = int(width * 15)  # about what a line of the 7-point footnote holds across the figure
+    note = "\n".join(w for line in lines for w in textwrap.wrap(line, chars, subsequent_indent="  "))
+    measured = bool((df["kind"] != "published").any())
+    fig.suptitle("Accuracy vs energy across the zoo: " + ("published figures and our measurements" if measured
+                 else "published figures only (nothing measured)"), fontsize=10)
+    fig.supxlabel(note, fontsize=7, ha="left", x=0.01)
+    for ax, ds in zip(axes, names):  # last: the labels need the final layout
+        part = df[df["dataset"] == ds]
+        ours_here = part[part["kind"] != "published"].sort_values("mJ")
+        _annotate_apart(ax, ours_here["mJ"], ours_here["top1"], ours_here["model"], fontsize=7,
+                        avoid=list(zip(part.loc[part["kind"] == "published", "mJ"],
+                                       part.loc[part["kind"] == "published", "top1"])))
     return fig
 
 
@@ -349,6 +462,9 @@ def convention_bars(report, preset: str = "fp32") -> Figure:
         table = convention_table(report, preset=preset)
         df = pd.DataFrame({"label": table["convention"], "mJ": table["mJ"]})
         ylabel, what = "convention", f"paper conventions, preset {preset}"
+        # the snnenergy convention is Report.energy at level 1 (synaptic ops only), whatever level other plots use
+        what += f"\n(red: our exact counts at energy level {CONVENTION_LEVEL}, synaptic ops only; " \
+                "levels 2-3 do not apply to conventions)"
     except ImportError:
         table = report.energy_table(presets=("fp32", "int8"), levels=(1, 2, 3)).dropna(subset=["snn_mJ"])
         df = pd.DataFrame({"label": [f"{p}, level {lv}" for p, lv in zip(table["preset"], table["level"])],
@@ -366,7 +482,7 @@ def convention_bars(report, preset: str = "fp32") -> Figure:
     ax.margins(x=0.15)
     ax.set_xlabel(f"SNN energy per sample ({unit})")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"One run under {what} (red: our exact counts)\n{_label(report)}", fontsize=10)
+    ax.set_title(f"One run under {what}\n{_label(report)}", fontsize=10)
     return fig
 
 

@@ -181,6 +181,27 @@ def block_roles(report) -> pd.DataFrame:
     return pd.DataFrame({"layer": names, "block": blocks, "role": [roles[x] for x in names]})
 
 
+def numbered(blocks: pd.Series) -> pd.Series:
+    """Whether each block is a numbered (repeated) one: ``block.3``, ``layer2.1``; not ``patch_embed``, ``block``."""
+    return blocks.astype(str).str.contains(_INDEXED)
+
+
+OUTSIDE_NUMBERED = "outside numbered blocks"
+
+
+def layer_groups(report) -> tuple[list[str], str]:
+    """A group per neuron layer (network order) and what the groups are, for a plot legend. A model with numbered
+    blocks (``block.3``): the role of each layer within its numbered block, :data:`OUTSIDE_NUMBERED` for the
+    others (stem, head); a model without them: the block of each layer (its top-level module, ``block_of``)."""
+    roles = block_roles(report)
+    if not len(roles):
+        return [], "block"
+    inside = numbered(roles["block"])
+    if inside.any():
+        return list(np.where(inside, roles["role"], OUTSIDE_NUMBERED)), "role in block"
+    return list(roles["block"]), "block (top-level module)"
+
+
 def block_rate_frame(report, percent: bool = True, blocks: str = "repeated") -> pd.DataFrame:
     """One row per block, one column per role (mean firing rate; % when ``percent``). ``blocks="repeated"``
     keeps the indexed blocks (``block.3``, ``layer2.1``) when the model has any; ``"all"`` keeps every one."""
@@ -190,8 +211,8 @@ def block_rate_frame(report, percent: bool = True, blocks: str = "repeated") -> 
     rates = report.neurons["firing_rate"].to_numpy(np.float64) * (100.0 if percent else 1.0) \
         if not report.neurons.empty else np.array([])
     roles["rate"] = rates
-    if blocks == "repeated" and roles["block"].str.contains(_INDEXED).any():
-        roles = roles[roles["block"].str.contains(_INDEXED)]
+    if blocks == "repeated" and numbered(roles["block"]).any():
+        roles = roles[numbered(roles["block"])]
     wide = roles.pivot_table(index="block", columns="role", values="rate", aggfunc="first", sort=False)
     wide = wide.reindex(index=list(dict.fromkeys(roles["block"])), columns=list(dict.fromkeys(roles["role"])))
     wide.columns.name = None

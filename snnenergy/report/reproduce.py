@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 FLOAT = "%.6g"  # CSV float format: stable across BLAS builds, enough for every figure here
-CMD = "snnenergy reproduce --out reports/"
+OUT = "reports/"  # the committed folder: the tables' "Made by" lines name it, wherever a run writes them
+CMD = f"snnenergy reproduce --out {OUT}"
 UNTRAINED = ("untrained weights (seed 0), BatchNorm calibrated on the shipped photographs: firing rates and "
              "energies are illustrative, not the papers' figures")
 # the small models whose measured profiles feed the compare table and the plots (CIFAR-10 sizes, 2 samples)
@@ -49,12 +50,23 @@ class Artefact:
     quick: bool
     numbers: str  # which numbers it holds: measured / replayed / published
     sizes: str  # the configurations and sizes it uses
-    command: str = ""
+    command: str = ""  # its own command, ``{out}`` standing for the output folder
+
+    def how_for(self, out: str) -> str:
+        """The command that regenerates this artefact alone into the folder ``out``."""
+        return self.command.format(out=out) if self.command else f"{command_for(out)} --only {self.name}"
 
     @property
     def how(self) -> str:
-        """The command that regenerates this artefact alone."""
-        return self.command or f"{CMD} --only {self.name}"
+        """The command that regenerates this artefact alone into ``reports/``."""
+        return self.how_for(OUT)
+
+
+def command_for(out: str | os.PathLike, quick: bool = False) -> str:
+    """The ``snnenergy reproduce`` command line that writes the folder ``out`` (quoted for a shell)."""
+    import shlex
+
+    return f"snnenergy reproduce --out {shlex.quote(os.fspath(out))}" + (" --quick" if quick else "")
 
 
 # ------------------------------------------------------------------------------------------------- the run
@@ -65,6 +77,7 @@ class Run:
         self.out = os.fspath(out)
         self._dry: dict[str, Any] = {}
         self._profiles: dict[tuple[str, int], Any] = {}
+        self.numbers: dict[str, str] = {}  # artefact -> which numbers it holds, where the build decides it
 
     def path(self, name: str) -> str:
         return os.path.join(self.out, name)
@@ -328,6 +341,17 @@ def small_reports(run: Run) -> dict[str, Any]:
     return {name: run.profile(name, SMALL_SAMPLES) for name in SMALL_MODELS}
 
 
+def compare_published(table: pd.DataFrame) -> tuple[str, str]:
+    """What ``compare.md`` says about published numbers and what the index says the artefact holds, both after
+    what the rendered table shows: the published-energy column is left out when no model card has a figure."""
+    from .compare import PUBLISHED_LABEL, published_shown
+
+    if published_shown(table):
+        return f"Only *{PUBLISHED_LABEL}* is published.", "measured (untrained); published energy as reference"
+    return ("No published number is shown: the model cards of these models publish no energy.",
+            "measured (untrained)")
+
+
 def write_compare(run: Run) -> None:
     from . import plots
     from .compare import compare_markdown, compare_models
@@ -336,9 +360,10 @@ def write_compare(run: Run) -> None:
     table = compare_models(list(reports.values()), level=1)
     run.write("compare.csv", exact_counts(table).to_csv(index=False, float_format=FLOAT))
     title, _, body = compare_markdown(table).partition("\n")
+    sentence, run.numbers["compare"] = compare_published(table)
     head = [title, "", _made_by("compare") + " Any models: `snnenergy compare --models a,b,c`.", "",
             f"Every count and energy below is **measured** on {SMALL_SAMPLES} shipped photographs (32x32) with "
-            f"{UNTRAINED}. Only *published energy (ref.)* is published."]
+            f"{UNTRAINED}. {sentence}"]
     run.write("compare.md", "\n".join(head) + "\n" + body)
     _save_plot(run, plots.snn_ann_qnn({n: r for n, r in reports.items()}, level=1), "snn_ann_qnn")
 
@@ -353,7 +378,9 @@ def write_conventions(run: Run) -> None:
     t = t.rename(columns={"mJ": "measured_mJ"})
     lines = [_made_by("conventions") + f" One model: `snnenergy profile --model {ONE_MODEL} --convention NAME`.",
              f"Measured: one profile of {ONE_MODEL} ({SMALL_SAMPLES} shipped photographs, {UNTRAINED}) priced "
-             "under every paper convention (fp32); `vs_snnenergy` the ratio to our exact counts."]
+             f"under every paper convention (fp32); `snnenergy` is our exact counts at energy level "
+             f"{plots.CONVENTION_LEVEL} (synaptic ops only: levels 2-3 do not apply to conventions); `vs_snnenergy` "
+             "the ratio to it."]
     run.write_table("conventions", t, f"Every paper convention on one measured run of {ONE_MODEL}", lines)
     _save_plot(run, plots.convention_bars(report), "conventions")
 
@@ -392,8 +419,11 @@ def write_accuracy_energy(run: Run) -> None:
     lines = [_made_by("accuracy_energy"),
              "One point per model: `top1` is always the model card's published accuracy. `energy_is` says whether "
              "the energy is published (the paper's figure) or measured here (our exact counts, fp32, level 1, "
-             f"{UNTRAINED}; ImageNet models at 224x224 on 1 shipped photograph). The plot shows the ImageNet points "
-             "(the CIFAR cards publish no energy)."] + [f"Skipped: {s}" for s in skipped]
+             f"{UNTRAINED}; ImageNet models at 224x224 on 1 shipped photograph). `energy_method`: how the energy was "
+             "counted; published energies use each paper's own bookkeeping (the family's paper convention, as in "
+             "[published.md](published.md), where it is known), so they are not on one scale with each other or "
+             "with ours. The plot shows the ImageNet points (the CIFAR cards publish no energy)."] + [
+        f"Skipped: {s}" for s in skipped]
     run.write_table("accuracy_energy", points, "Accuracy vs energy across the zoo", lines)
 
 
@@ -404,7 +434,7 @@ ARTEFACTS: dict[str, Artefact] = {a.name: a for a in (
     Artefact("params", ("params.csv", "params.md"), write_params, True, "measured (dry run) vs published", _DRY),
     Artefact("dense_ops", ("dense_ops.csv", "dense_ops.md"), write_dense_ops, True, "measured (dry run)", _DRY),
     Artefact("compare", ("compare.csv", "compare.md", "snn_ann_qnn.png", "snn_ann_qnn.svg"), write_compare, True,
-             "measured (untrained); published energy as reference", _SMALL),
+             "measured (untrained)", _SMALL),  # a build adds the published reference it shows
     Artefact("conventions", ("conventions.csv", "conventions.md", "conventions.png", "conventions.svg"),
              write_conventions, True, "measured (untrained)", f"{ONE_MODEL}, as in compare"),
     Artefact("rates", ("rates.md", "rates_layers.csv", "rates_layers.tex", "rates_blocks.csv", "rates_blocks.tex",
@@ -415,10 +445,10 @@ ARTEFACTS: dict[str, Artefact] = {a.name: a for a in (
              "the ImageNet models of the shipped rate tables at 224x224 (structure from one saturated profile)"),
     Artefact("published", ("published.csv", "published.md"), write_published_table, False,
              "published, with replayed figures and evidence", "every model card with a published energy, 224x224",
-             command="python -m snnenergy.energy.conventions.published reports/"),
+             command="python -m snnenergy.energy.conventions.published {out}"),
     Artefact("audit", ("audit.csv", "audit.md"), write_audit, False, "measured (untrained); published finding",
              "the audit zoo table: one small configuration per family (CIFAR sizes, 64x64 for ImageNet-only "
-             "families), 2 photographs", command="snnenergy audit --all --out reports/"),
+             "families), 2 photographs", command="snnenergy audit --all --out {out}"),
     Artefact("accuracy_energy", ("accuracy_energy.csv", "accuracy_energy.md", "accuracy_energy.png",
                                  "accuracy_energy.svg"), write_accuracy_energy, False,
              "published top-1 and energy; measured energy (untrained)",
@@ -427,12 +457,16 @@ ARTEFACTS: dict[str, Artefact] = {a.name: a for a in (
 
 
 # ---------------------------------------------------------------------------------------------------- index
-def index_markdown(done: list[tuple[Artefact, float]], quick: bool) -> str:
-    """``index.md``: what each file is, which numbers it holds, its sizes, its command and this run's timing."""
+def index_markdown(done: list[tuple[Artefact, float]], quick: bool, out: str | os.PathLike = OUT,
+                   numbers: dict[str, str] | None = None) -> str:
+    """``index.md``: what each file is, which numbers it holds (``numbers`` by artefact name, as the run found
+    them, else the registry's), its sizes, its command and this run's timing; the commands name the folder
+    ``out`` that the run wrote."""
     total = sum(s for _, s in done)
+    numbers = numbers or {}
     lines = ["# snnenergy reports", "",
-             f"Regenerated from scratch by `{CMD}" + (" --quick` (a subset: the artefacts marked quick)" if quick
-                                                      else "`") + ". Every number is labelled **measured** "
+             f"Regenerated from scratch by `{command_for(out, quick)}`"
+             + (" (a subset: the artefacts marked quick)" if quick else "") + ". Every number is labelled **measured** "
              "(counted here: a profile of an untrained zoo model, or a dry run of its shapes), **replayed** "
              "(computed here from published inputs: per-layer firing rates of official logs, SOP totals) or "
              "**published** (copied from a paper, README or log via the model cards: reference values).", "",
@@ -441,8 +475,8 @@ def index_markdown(done: list[tuple[Artefact, float]], quick: bool) -> str:
              "|---|---|---|---|---|---|---:|"]
     for a, seconds in done:
         files = ", ".join(f"[{f}]({f})" for f in a.files)
-        lines.append(f"| {a.name} | {files} | {a.numbers} | {a.sizes} | `{a.how}` | {'yes' if a.quick else 'no'} | "
-                     f"{seconds:.1f} |")
+        lines.append(f"| {a.name} | {files} | {numbers.get(a.name, a.numbers)} | {a.sizes} | `{a.how_for(out)}` | "
+                     f"{'yes' if a.quick else 'no'} | {seconds:.1f} |")
     lines += ["", f"Total: {total:.0f} s ({total / 60:.1f} min) on {os.cpu_count()} CPU core(s). "
               "The full command is sized to finish in under 20 minutes on 2 cores; `--quick` in about a minute.",
               "", "Plots:", ""]
@@ -477,9 +511,9 @@ def reproduce(out: str | os.PathLike = "reports", quick: bool = False, only: lis
         if progress is not None:
             progress(f"{a.name:<16} {seconds:7.1f} s  {', '.join(a.files)}")
     if not only:  # a partial regeneration keeps the folder's index
-        run.write("index.md", index_markdown(done, quick))
+        run.write("index.md", index_markdown(done, quick, out=out, numbers=run.numbers))
     return [(a.name, s) for a, s in done]
 
 
-__all__ = ["ARTEFACTS", "Artefact", "Run", "reproduce", "select", "params_table", "dense_ops_table", "replay_table",
-           "index_markdown", "profile_untrained"]
+__all__ = ["ARTEFACTS", "Artefact", "Run", "reproduce", "select", "command_for", "compare_published", "params_table",
+           "dense_ops_table", "replay_table", "index_markdown", "profile_untrained"]

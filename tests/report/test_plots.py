@@ -3,21 +3,16 @@ import os
 
 import matplotlib
 import pytest
-import torch
 from click.testing import CliRunner
 
 import snnenergy
-from snnenergy.models import calibrate_batchnorm
+from small_models import small_spikingformer_report
 from snnenergy.report import plots
 
 
 @pytest.fixture(scope="module")
 def report():
-    m = snnenergy.create_model("spikingformer-4-384-cifar10", embed_dim=32, depth=2, num_heads=2,
-                               time_steps=2).double().eval()
-    x = torch.rand(2, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    calibrate_batchnorm(m, x)
-    return snnenergy.profile(m, x, weights="untrained (BatchNorm calibrated)")
+    return small_spikingformer_report("untrained (BatchNorm calibrated)")
 
 
 def _check_written(paths):

@@ -2,6 +2,7 @@
 independent counts (a real build's parameters, torch's FlopCounterMode); bad options fail in one line."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -105,3 +106,45 @@ def test_registry_is_consistent():
     text = index_markdown([(a, 1.0) for a in select()], quick=False)
     assert text.count("| yes |") == len(select(quick=True))
     assert all(f.endswith((".csv", ".md", ".tex", ".png", ".svg")) for f in files)
+
+
+def test_index_names_the_command_actually_run(quick_dir):
+    index = (quick_dir / "index.md").read_text()
+    assert f"Regenerated from scratch by `snnenergy reproduce --out {quick_dir} --quick`" in index
+    assert f"`snnenergy reproduce --out {quick_dir} --only compare`" in index
+    assert "reports/" not in index  # no command of this index writes the committed folder
+    quoted = index_markdown([(a, 1.0) for a in select(quick=True)], quick=True, out="my reports")
+    assert "`snnenergy reproduce --out 'my reports' --quick`" in quoted
+
+
+def _timeless(text: str) -> str:
+    text = re.sub(r"\| [\d.]+ \|$", "| s |", text, flags=re.M)
+    return re.sub(r"^Total: .*? on ", "Total: on ", text, flags=re.M)
+
+
+def test_committed_index_is_what_a_full_run_into_reports_writes():
+    from snnenergy.report.reproduce import compare_published
+
+    numbers = {"compare": compare_published(pd.read_csv(REPORTS / "compare.csv"))[1]}
+    made = index_markdown([(a, 0.0) for a in select()], quick=False, out="reports/", numbers=numbers)
+    assert _timeless(made) == _timeless((REPORTS / "index.md").read_text())
+
+
+def test_compare_speaks_of_published_numbers_only_when_it_shows_them(quick_dir):
+    from snnenergy.report.compare import PUBLISHED_LABEL
+    from snnenergy.report.reproduce import compare_published
+
+    empty = pd.DataFrame({"published_mJ": [float("nan"), float("nan")]})
+    filled = pd.DataFrame({"published_mJ": [float("nan"), 7.73]})
+    assert PUBLISHED_LABEL not in compare_published(empty)[0] and "published" not in compare_published(empty)[1]
+    assert f"Only *{PUBLISHED_LABEL}* is published." == compare_published(filled)[0]
+    assert "published energy as reference" in compare_published(filled)[1]
+    text = (quick_dir / "compare.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| model |"))
+    assert (PUBLISHED_LABEL in header) == (f"*{PUBLISHED_LABEL}*" in text)
+    index_row = next(line for line in (quick_dir / "index.md").read_text().splitlines() if line.startswith("| compare"))
+    assert (PUBLISHED_LABEL in header) == ("published energy as reference" in index_row)
+
+
+def test_conventions_table_states_its_level(quick_dir):
+    assert "our exact counts at energy level 1" in (quick_dir / "conventions.md").read_text()
