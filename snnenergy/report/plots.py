@@ -431,6 +431,7 @@ def accuracy_vs_energy(reports=(), preset: str = "fp32", level: int = 1, convent
                         hue_order=sorted(df["family"].unique()), style_order=list(markers), legend=ax is axes[-1],
                         edgecolor="white", linewidth=0.6)
         _log_axis(ax)
+        _pad_limits(ax, part["mJ"], part["top1"])
         ax.set_xlabel("energy per sample (mJ, log scale)")
         ax.set_ylabel("top-1 accuracy (%), published")
         ax.set_title(f"{ds}: {int((part['kind'] == 'published').sum())} published, "
@@ -450,6 +451,17 @@ def accuracy_vs_energy(reports=(), preset: str = "fp32", level: int = 1, convent
                         avoid=list(zip(part.loc[part["kind"] == "published", "mJ"],
                                        part.loc[part["kind"] == "published", "top1"])))
     return fig
+
+
+def _pad_limits(ax, x: pd.Series, y: pd.Series, min_decades: float = 0.5, min_points: float = 2.0) -> None:
+    """Axis limits 10% beyond the points on each side, spanning at least ``min_decades`` of the log x axis and
+    ``min_points`` percentage points of accuracy: a panel of two close points does not put them in its
+    corners or stretch 0.4 points of accuracy over the whole height."""
+    lx, hx = np.log10(x.min()), np.log10(x.max())
+    mid, span = (lx + hx) / 2, max(hx - lx, min_decades)
+    ax.set_xlim(10 ** (mid - 0.6 * span), 10 ** (mid + 0.6 * span))
+    mid, span = (y.min() + y.max()) / 2, max(y.max() - y.min(), min_points)
+    ax.set_ylim(mid - 0.6 * span, mid + 0.6 * span)
 
 
 def convention_bars(report, preset: str = "fp32") -> Figure:

@@ -134,6 +134,19 @@ def test_accuracy_plot_labels_clear_the_published_markers(report):
             assert not (box.x0 < px + radius and box.x1 > px - radius and box.y0 < py + radius and box.y1 > py - radius)
 
 
+def test_a_panel_of_two_close_points_keeps_them_off_its_edges(report):
+    two = [_relabelled(report, model=m) for m in ("spikformer-4-384-cifar10", "spikingformer-4-384-cifar10")]
+    ax = plots.accuracy_vs_energy(two, datasets=["cifar10"]).axes[0]
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert y1 - y0 >= 2.0  # at least two points of accuracy, however close the cards' top-1 are
+    assert np.log10(x1 / x0) >= 0.5
+    for x, y in points:  # each point at least 10% of the axis away from every edge
+        fx = np.log10(x / x0) / np.log10(x1 / x0)
+        fy = (y - y0) / (y1 - y0)
+        assert 0.1 <= fx <= 0.9 and 0.1 <= fy <= 0.9
+
+
 # ------------------------------------------------------------------------------------- 7. rates-bars legend
 def test_rate_bars_legend_is_true_without_numbered_blocks(residual):
     groups, title = layer_groups(residual)
