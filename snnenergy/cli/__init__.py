@@ -34,6 +34,15 @@ class LazyGroup(click.Group):
         module, attr, _ = entry
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's, with a did-you-mean for an unknown command (click suggests from ``self.commands``, which a lazy
+        group leaves empty)."""
+        name = args[0]
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            raise click.exceptions.NoSuchCommand(name, possibilities=COMMANDS, ctx=ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
         with formatter.section("Commands"):

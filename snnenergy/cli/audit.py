@@ -12,6 +12,7 @@ import sys
 import click
 
 from ..energy.presets import PRESETS
+from .common import DeviceName, ModelName, PresetName, as_click_error, load_factory, parse_shape
 
 EXIT_PASS, EXIT_FAIL, EXIT_NO_VERDICT = 0, 1, 2
 
@@ -24,16 +25,13 @@ def _no_verdict(message: str) -> None:
 def _audit_one(opts: dict):
     from ..api import profile
     from ..audit.api import audit_report
-    from ..energy.presets import get_preset
-    from .profile import _load_factory, _parse_shape
     from ..prepare import prepare
 
-    get_preset(opts["preset"])
     spec = opts["module_spec"]
-    prep = prepare(model_name=opts["model_name"], factory=_load_factory(spec) if spec else None,
+    prep = prepare(model_name=opts["model_name"], factory=load_factory(spec) if spec else None,
                    checkpoint=opts["checkpoint"], input_spec=opts["input_spec"], batch_size=opts["batch_size"],
                    time_steps=opts["time_steps"], calibrate_bn=opts["calibrate_bn"], seed=opts["seed"],
-                   fuse=opts["fuse"], input_shape=_parse_shape(opts["input_shape"]),
+                   fuse=opts["fuse"], input_shape=parse_shape(opts["input_shape"]),
                    trust_checkpoint=opts["trust_checkpoint"])
     report = profile(prep.model, prep.batches, device=opts["device"], model_name=prep.label, weights=prep.weights)
     result = audit_report(report, preset=opts["preset"], integer_as=opts["integer_as"])
@@ -54,7 +52,7 @@ def _write_one(audit, out_dir: str) -> list[str]:
 
 
 @click.command()
-@click.option("--model", "model_name", help="Zoo model name or alias (see `snnenergy models`).")
+@click.option("--model", "model_name", type=ModelName(), help="Zoo model name or alias (see `snnenergy models`).")
 @click.option("--module", "module_spec", help="Your own model: path/to/file.py:factory (called with no arguments).")
 @click.option("--all", "all_models", is_flag=True, help="Audit the zoo table (one small configuration per family).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="Weights to load (official or your own).")
@@ -64,11 +62,11 @@ def _write_one(audit, out_dir: str) -> list[str]:
               help="A .pt/.npy tensor file, an image folder or a dataset folder; default: the shipped sample images.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per forward pass.")
 @click.option("--time-steps", type=click.IntRange(min=1), default=None, help="T (zoo models are built with it).")
-@click.option("--preset", default="fp32", show_default=True,
+@click.option("--preset", type=PresetName(), default="fp32", show_default=True,
               help=f"Energy preset for the energy at stake ({', '.join(PRESETS)}) or a .toml/.json table.")
 @click.option("--integer-as", type=click.Choice(["mac", "ac", "spikes"]), default="mac", show_default=True,
               help="How integer inputs into weight layers are priced now (MACs, ACs, or one AC per spike they sum).")
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--device", type=DeviceName(), default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--input-shape", help="For --module models without a model card: one sample's shape, e.g. 3,32,32.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the untrained weights.")
 @click.option("--fuse", is_flag=True, help="Audit the inference-fused model (families with a fuse()).")
@@ -93,8 +91,8 @@ def audit(strict: bool, out_dir: str | None, all_models: bool, **opts) -> None:
         result = _audit_one(opts)
     except click.ClickException as e:
         _no_verdict(e.format_message())
-    except (KeyError, ValueError, TypeError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
-        _no_verdict(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e).splitlines()[0])
+    except Exception as e:  # noqa: BLE001 - as_click_error re-raises what is not bad input or a model failure
+        _no_verdict(as_click_error(e).format_message())
     click.echo(str(result))
     if out_dir:
         click.echo("wrote " + ", ".join(_write_one(result, out_dir)))
@@ -112,8 +110,8 @@ def _audit_zoo(preset: str, out_dir: str | None) -> None:
             table, _, paths = write_zoo(out_dir, preset=preset, progress=progress)
         else:
             (table, _), paths = zoo_table(preset=preset, progress=progress), {}
-    except (KeyError, ValueError, TypeError, FileNotFoundError) as e:
-        _no_verdict(str(e).splitlines()[0])
+    except Exception as e:  # noqa: BLE001 - as_click_error re-raises what is not bad input or a model failure
+        _no_verdict(as_click_error(e).format_message())
     cols = ["model", "config", "level", "violations", "violation_rules", "exceptions", "exception_kinds"]
     click.echo(table[cols].to_string(index=False))
     if paths:

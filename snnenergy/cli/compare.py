@@ -6,15 +6,7 @@ import os
 import click
 
 from ..energy.presets import PRESETS
-from .profile import _USER_ERRORS, _message, check_out_dir
-
-
-def _model_names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",")]
-    if not names or any(not n for n in names):
-        raise click.BadParameter(f"expected zoo names separated by commas, e.g. snn-cnn-residual,sdt-2-256-cifar10; "
-                                 f"got {text!r}", param_hint="--models")
-    return names
+from .common import DeviceName, ModelName, NamedChoice, PresetName, check_level, check_out_dir, one_line_errors
 
 
 def _conventions() -> list[str]:
@@ -26,42 +18,34 @@ def _conventions() -> list[str]:
 
 
 @click.command()
-@click.option("--models", "models", required=True,
+@click.option("--models", "models", required=True, type=ModelName(many=True, reports=True),
               help="Zoo model names or aliases separated by commas (see `snnenergy models`); a report.json written "
                    "by `snnenergy profile --out` may stand in for a model (e.g. a trained checkpoint).")
-@click.option("--preset", default="fp32", show_default=True,
+@click.option("--preset", type=PresetName(), default="fp32", show_default=True,
               help=f"Energy preset ({', '.join(PRESETS)}) or a .toml/.json table.")
 @click.option("--level", type=click.Choice(["1", "2", "3"]), default="1", show_default=True,
               help="Energy level: 1 synaptic ops, 2 + neuron updates, 3 + memory access.")
-@click.option("--convention", default="snnenergy", show_default=True,
-              help=f"Also price the SNN under a paper's bookkeeping ({', '.join(_conventions())}).")
+@click.option("--convention", type=NamedChoice(_conventions(), "convention"), default="snnenergy", show_default=True,
+              help="Also price the SNN under a paper's bookkeeping.")
 @click.option("--integer-as", type=click.Choice(["mac", "ac", "spikes"]), default="mac", show_default=True,
               help="Price integer (multi-bit) inputs to weight layers as MACs, ACs, or one AC per spike they sum.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per forward pass.")
 @click.option("--time-steps", type=click.IntRange(min=1), default=None,
               help="T for every model (default: each card's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the untrained weights.")
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--device", type=DeviceName(), default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write compare.csv and compare.md here.")
 def compare(models, preset, level, convention, integer_as, batch_size, time_steps, seed, device, out_dir) -> None:
     """Profile each zoo model (untrained, BatchNorm calibrated on the shipped samples) and print one table."""
-    names = _model_names(models)
-    if convention not in _conventions():
-        raise click.BadParameter(f"unknown convention {convention!r}; use one of {', '.join(_conventions())}",
-                                 param_hint="--convention")
+    names = [n.strip() for n in models.split(",")]
     check_out_dir(out_dir)
-    from ..energy.presets import get_preset
+    check_level(preset, level)
     from ..report.compare import compare_markdown, compare_models, compare_text
     from ..report.render import terminal_width
 
-    try:
-        get_preset(preset)
+    with one_line_errors():
         table = compare_models(names, preset=preset, level=int(level), integer_as=integer_as, convention=convention,
                                batch_size=batch_size, time_steps=time_steps, seed=seed, device=device)
-    except _USER_ERRORS as e:
-        raise click.ClickException(_message(e)) from e
-    except RuntimeError as e:  # a model's forward failed on its inputs
-        raise click.ClickException(f"a model failed on its inputs: {_message(e)}") from e
     click.echo(compare_text(table, width=terminal_width()), nl=False)
     if out_dir:
         from ..report.report import atomic_write

@@ -6,14 +6,17 @@ import os
 
 import click
 
-KINDS = ("rates-heatmap", "rates-bars", "energy-layers", "energy-groups", "snn-ann-qnn", "accuracy-energy",
-         "conventions")
-_USER_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, NotImplementedError, PermissionError)
+from .common import ChoicesCommand, ModelName, NamedChoice, PresetName, check_level, one_line_errors
 
-
-def _message(e: BaseException) -> str:
-    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
+KINDS = {
+    "rates-heatmap": "firing rate of every neuron layer at every time step",
+    "rates-bars": "mean firing rate per neuron layer",
+    "energy-layers": "energy per layer, stacked by term",
+    "energy-groups": "energy per top-level block, stacked by term",
+    "snn-ann-qnn": "SNN, ANN and QNN energy of each model",
+    "accuracy-energy": "published top-1 against energy, with the measured models",
+    "conventions": "one run's energy under every paper convention",
+}
 
 
 def profile_zoo_model(name: str, samples: int, time_steps: int | None, seed: int):
@@ -43,10 +46,11 @@ def _reports(models: str | None, report_files: tuple[str, ...], samples: int, ti
     return out
 
 
-@click.command()
-@click.argument("kind", type=click.Choice([*KINDS, "all"]))
-@click.option("--model", "models", help="Zoo model name(s), comma-separated (several for snn-ann-qnn and "
-                                        "accuracy-energy).")
+@click.command(cls=ChoicesCommand)
+@click.argument("kind", type=NamedChoice([*KINDS, "all"], "plot kind", metavar="KIND",
+                                         descriptions={**KINDS, "all": "every kind above"}))
+@click.option("--model", "models", type=ModelName(many=True),
+              help="Zoo model name(s), comma-separated (several for snn-ann-qnn and accuracy-energy).")
 @click.option("--report", "report_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="A report.json written by `snnenergy profile --out` (repeatable), instead of profiling.")
 @click.option("--out", "out_dir", default="plots", show_default=True, type=click.Path(file_okay=False),
@@ -55,16 +59,18 @@ def _reports(models: str | None, report_files: tuple[str, ...], samples: int, ti
               help="Shipped sample inputs to profile zoo models on.")
 @click.option("--time-steps", type=click.IntRange(min=1), default=None, help="T (zoo models are built with it).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the untrained weights.")
-@click.option("--preset", default="fp32", show_default=True, help="Energy preset.")
+@click.option("--preset", type=PresetName(), default="fp32", show_default=True,
+              help="Energy preset or a .toml/.json table.")
 @click.option("--level", type=click.Choice(["1", "2", "3"]), default="2", show_default=True,
               help="Energy level for energy-layers and snn-ann-qnn.")
 def plot(kind, models, report_files, out_dir, samples, time_steps, seed, preset, level) -> None:
     """Draw KIND (or all kinds) for zoo models (--model) or saved reports (--report); writes KIND.png/.svg."""
     if not models and not report_files and kind != "accuracy-energy":
         raise click.UsageError("give --model NAME[,NAME...] or --report report.json")
+    check_level(preset, level)
     from ..report import plots
 
-    try:
+    with one_line_errors():
         reports = _reports(models, report_files, samples, time_steps, seed)
         written = []
         for k in (KINDS if kind == "all" else (kind,)):
@@ -74,8 +80,6 @@ def plot(kind, models, report_files, out_dir, samples, time_steps, seed, preset,
             for r in reports:  # one figure per report for the single-report kinds
                 stem = f"{k}-{r.meta.get('model', 'model')}"
                 written += plots.save(_draw(plots, k, [r], preset, int(level)), os.path.join(out_dir, stem))
-    except _USER_ERRORS as e:
-        raise click.ClickException(_message(e)) from e
     click.echo("wrote " + ", ".join(written))
 
 

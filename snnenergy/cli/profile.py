@@ -1,8 +1,6 @@
 """``snnenergy profile``: profile a model on inputs and print its per-block counts, rates and energy."""
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 import warnings
 
@@ -10,65 +8,15 @@ import click
 
 from ..energy.conventions import CONVENTIONS
 from ..energy.presets import PRESETS
-
-# errors the API raises for bad input: shown as one line, never a traceback
-_USER_ERRORS = (KeyError, ValueError, TypeError, FileNotFoundError, NotImplementedError, PermissionError)
-
+from .common import (DeviceName, ModelName, NamedChoice, PresetName, check_level, check_out_dir, first_line,
+                     load_factory, one_line_errors, parse_shape)
 
 # the card's headline published figures shown beside ours (reference values; the card holds the rest)
 _PUBLISHED_KEYS = ("energy_mJ", "sops_G", "params_M", "top1", "source")
 
 
-def _load_factory(spec: str):
-    """``path/to/file.py:factory`` → the callable ``factory`` from that file."""
-    path, sep, attr = spec.rpartition(":")
-    if not sep or not path or not attr:
-        raise click.BadParameter(f"expected FILE.py:FACTORY, got {spec!r}", param_hint="--module")
-    if not os.path.exists(path):
-        raise click.BadParameter(f"file not found: {path}", param_hint="--module")
-    mod_spec = importlib.util.spec_from_file_location(f"snnenergy_user_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    sys.modules[mod_spec.name] = module
-    mod_spec.loader.exec_module(module)
-    if not hasattr(module, attr):
-        raise click.BadParameter(f"{path} has no attribute {attr!r}", param_hint="--module")
-    return getattr(module, attr)
-
-
-def _parse_shape(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        shape = tuple(int(s) for s in text.replace("x", ",").split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(s < 1 for s in shape):
-        raise click.BadParameter(f"expected positive sizes separated by commas, e.g. 3,32,32; got {text!r}",
-                                 param_hint="--input-shape")
-    return shape
-
-
-def check_out_dir(out_dir: str | None) -> None:
-    """Fail before any work when ``--out`` cannot be written (creating it if needed)."""
-    if not out_dir:
-        return
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise click.BadParameter(f"{out_dir} exists and is not a directory", param_hint="--out")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        raise click.BadParameter(f"cannot create {out_dir}: {e.strerror}", param_hint="--out") from e
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"{out_dir} is not writable", param_hint="--out")
-
-
-def _message(e: BaseException) -> str:
-    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
-
-
 @click.command()
-@click.option("--model", "model_name", help="Zoo model name or alias (see `snnenergy models`).")
+@click.option("--model", "model_name", type=ModelName(), help="Zoo model name or alias (see `snnenergy models`).")
 @click.option("--module", "module_spec", help="Your own model: path/to/file.py:factory (called with no arguments).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False),
               help="Weights to load (official training checkpoints or a state dict).")
@@ -82,14 +30,14 @@ def _message(e: BaseException) -> str:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per forward pass.")
 @click.option("--time-steps", type=click.IntRange(min=1), default=None, help="T (zoo models are built with it).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the untrained weights.")
-@click.option("--preset", default="fp32", show_default=True,
+@click.option("--preset", type=PresetName(), default="fp32", show_default=True,
               help=f"Energy preset ({', '.join(PRESETS)}; chips price per synaptic event and neuron update) or a "
                    ".toml/.json table.")
 @click.option("--level", type=click.Choice(["1", "2", "3"]), default="1", show_default=True,
               help="Energy level: 1 synaptic ops, 2 + neuron updates, 3 + memory access.")
 @click.option("--integer-as", type=click.Choice(["mac", "ac", "spikes"]), default="mac", show_default=True,
               help="Price integer (multi-bit) inputs to weight layers as MACs, ACs, or one AC per spike they sum.")
-@click.option("--convention", type=click.Choice(list(CONVENTIONS)), default="snnenergy", show_default=True,
+@click.option("--convention", type=NamedChoice(CONVENTIONS, "convention"), default="snnenergy", show_default=True,
               help="Also price the run under a paper's bookkeeping, on the same counts (printed after ours).")
 @click.option("--sram-kib", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Level 3: one SRAM of this many KiB for every memory (default: each sized by what it holds).")
@@ -110,7 +58,7 @@ def _message(e: BaseException) -> str:
               help="With --dry-run: one firing rate for every spike tensor (gives ACs and energy).")
 @click.option("--rates", "rates_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="With --dry-run: per-layer rates ({layer: rate} JSON, a report.json, or a CSV layer,rate).")
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--device", type=DeviceName(), default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--amp", is_flag=True, help="Run the forward under torch.autocast (float16 on CUDA, bfloat16 on CPU).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write report.json, CSV and Markdown here.")
 @click.option("--rates-only", is_flag=True, help="Record firing rates only (fastest).")
@@ -128,16 +76,15 @@ def profile(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, i
         raise click.UsageError("give exactly one of --model NAME or --module FILE.py:FACTORY")
     if not dry_run and (assume_rate is not None or rates_file):
         raise click.UsageError("--assume-rate and --rates price a dry run: add --dry-run (a real run measures rates)")
-    shape = _parse_shape(input_shape)
+    shape = parse_shape(input_shape)
     check_out_dir(out_dir)
-    from ..energy.presets import get_preset
-
+    check_level(preset, level)
     render = {"preset": preset, "level": int(level), "integer_as": integer_as}
     memory = {"sram_kib": sram_kib, "dram": dram, "sram_model": sram_model}
     if memory != _DEFAULT_MEMORY and int(level) < 3:
         raise click.UsageError("--sram-kib, --dram and --sram-model price memory access: add --level 3")
-    try:
-        get_preset(preset)
+    hint = "" if model_name or shape or input_spec else " (--input-shape gives the shape of one sample)"
+    with one_line_errors(hint):
         if dry_run:
             report = _dry_run_report(model_name, module_spec, shape, time_steps, seed, assume_rate, rates_file, {
                 "--checkpoint": checkpoint, "--input": input_spec, "--rates-only": rates_only, "--fuse": fuse,
@@ -152,10 +99,6 @@ def profile(model_name, module_spec, checkpoint, trust_checkpoint, input_spec, i
 
         text = console_text(report, detail=detail, **render, **memory) + _convention_text(report, convention, preset)
         paths = _save(report, out_dir, render, memory) if out_dir else None
-    except click.ClickException:
-        raise
-    except Exception as e:  # noqa: BLE001 - bad input and the model's own errors: one line, no traceback
-        raise _one_line(e, hint=not (model_name or shape or input_spec)) from e
     click.echo(text, nl=False)
     if paths:
         from ..report.render import middle_wrap, terminal_width
@@ -173,19 +116,6 @@ def _convention_text(report, convention: str, preset: str) -> str:
     lines = [f"convention {convention} (a paper's bookkeeping on the same counts):",
              *str(report.energy(convention=convention, preset=preset)).splitlines()]
     return "\n" + "\n".join(middle_wrap(line, terminal_width()) for line in lines) + "\n"
-
-
-def _one_line(e: Exception, hint: bool) -> click.ClickException:
-    """What went wrong in one line: the forward's error with the profiler's note on the batch it got (any
-    exception type the model raises), or a bad input's message; anything else is a bug and is re-raised."""
-    notes = [n for n in getattr(e, "__notes__", []) if n.startswith("snnenergy:")]
-    if notes or (isinstance(e, RuntimeError) and not isinstance(e, NotImplementedError)):
-        where = " (--input-shape gives the shape of one sample)" if hint else ""
-        return click.ClickException(f"the model failed on the inputs: {_message(e)}. {' '.join(notes)}{where}"
-                                    .strip())
-    if isinstance(e, _USER_ERRORS):
-        return click.ClickException(_message(e))
-    raise e
 
 
 def _show_progress(flag: bool | None, n_batches: int) -> bool:
@@ -209,7 +139,7 @@ def _profile_report(model_name, module_spec, checkpoint, trust_checkpoint, input
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prep = prepare(
-            model_name=model_name, factory=_load_factory(module_spec) if module_spec else None,
+            model_name=model_name, factory=load_factory(module_spec) if module_spec else None,
             checkpoint=checkpoint, input_spec=input_spec, batch_size=batch_size, time_steps=time_steps,
             calibrate_bn=calibrate_bn, seed=seed, fuse=fuse, input_shape=shape, trust_checkpoint=trust_checkpoint,
             limit=limit, batches=n_batches, num_workers=num_workers,
@@ -253,7 +183,7 @@ def published_replay(report, card) -> dict | None:
     try:
         rep = estimate(report, table, convention=convention, preset=DEFAULT_PRESET)
     except (ValueError, KeyError, TypeError) as e:
-        return {**out, "error": _message(e).split(": ")[0]}
+        return {**out, "error": first_line(e).split(": ")[0]}
     return {**out, "mJ": rep.mJ, "exact_mJ": rep.exact.mJ, "logged_mJ": rep.logged_mJ}
 
 
@@ -269,7 +199,7 @@ def _dry_run_report(model_name, module_spec, shape, time_steps, seed, assume_rat
     if model_name is not None and time_steps is None:
         target = model_name  # built straight on meta: no real memory
     else:
-        target, _, _ = build_model(model_name, _load_factory(module_spec) if module_spec else None, seed,
+        target, _, _ = build_model(model_name, load_factory(module_spec) if module_spec else None, seed,
                                    time_steps)
     run = dry_run(target, input_shape=shape, assume_rate=assume_rate, rates=rates_file)
     report = run.to_report()

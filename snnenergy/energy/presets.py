@@ -9,6 +9,7 @@ neuron update as one update, and say in ``leaves_out`` what their figures do not
 """
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -73,9 +74,10 @@ def get_preset(preset: str | EnergyPreset | os.PathLike) -> EnergyPreset:
         return PRESETS[key]
     if name.endswith((".toml", ".json")):
         return load_table(name)
-    raise ValueError(
-        f"unknown energy preset {name!r}; use one of {sorted(PRESETS)} or a path to a .toml/.json energy table"
-    )
+    close = difflib.get_close_matches(name, sorted(PRESETS), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown energy preset {name!r}{hint}; use one of {', '.join(sorted(PRESETS))} or a path to "
+                     "a .toml/.json energy table")
 
 
 _REQUIRED = ("e_mac", "e_ac")

@@ -21,6 +21,7 @@ import fnmatch
 import functools
 import io
 import os
+import textwrap
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -134,8 +135,8 @@ def published_rates(model_name: str) -> RateTable:
     name = resolve_name(model_name)
     tables = published_rate_tables()
     if name not in tables:
-        raise ValueError(f"no published firing rates ship for {name!r}; available: {', '.join(sorted(tables))} "
-                         "(or pass your own CSV with --rates FILE)")
+        raise ValueError(f"no published firing rates ship for {name!r}, only for {', '.join(sorted(tables))}; pass "
+                         "your own CSV (--rates FILE)")
     return tables[name]
 
 
@@ -386,6 +387,11 @@ class Replay:
         return self.result.mJ
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, width: int | None = None) -> str:
+        """The replay in words; with ``width``, a difference whose reason would not fit beside its numbers has
+        the reason on indented lines below them (other long lines are the caller's to wrap)."""
         lines = [f"{self.model}: {self.result.convention} convention from published firing rates"]
         if self.logged_mJ is not None:
             gap = 100.0 * (self.result.mJ / self.logged_mJ - 1.0)
@@ -396,13 +402,25 @@ class Replay:
         lines.append(f"  MAC {self.result.totals['mac_ops'] / 1e9:.6g} G, AC {self.result.totals['ac_ops'] / 1e9:.6g} G")
         lines.append(f"  snnenergy (our exact rules, same rates): {self.exact.mJ:.6g} mJ "
                      f"(MAC {self.exact.totals['mac_ops'] / 1e9:.6g} G, AC {self.exact.totals['ac_ops'] / 1e9:.6g} G)")
-        lines.append("  where they differ (mJ):")
-        for row in self.differences.itertuples(index=False):
-            lines.append(f"    {row.part:<34} {row.convention_mJ:>10.5g} {row.snnenergy_mJ:>10.5g}  "
-                         f"{row.delta_mJ:+.5g}  {row.why}")
+        lines.append(f"  where they differ (mJ; difference = {self.result.convention} - snnenergy):")
+        lines += self._difference_rows(width)
         lines += [f"  - {n}" for n in self.notes]
         lines.append(str(self.result))
         return "\n".join(lines)
+
+    def _difference_rows(self, width: int | None) -> list[str]:
+        """The table of :attr:`differences` under a header: part, the convention's mJ, ours, the difference and
+        why (beside the numbers, or below them, wrapped to ``width``, when it would not fit)."""
+        w = max(10, len(self.result.convention))
+        rows = [f"    {'part':<34} {self.result.convention:>{w}} {'snnenergy':>10} {'difference':>11}  why"]
+        for r in self.differences.itertuples(index=False):
+            numbers = f"    {r.part:<34} {r.convention_mJ:>{w}.5g} {r.snnenergy_mJ:>10.5g} {r.delta_mJ:>+11.5g}"
+            if width is None or len(numbers) + 2 + len(r.why) <= width:
+                rows.append(f"{numbers}  {r.why}".rstrip())
+            else:
+                rows += [numbers, *textwrap.wrap(r.why, width, initial_indent=" " * 8, subsequent_indent=" " * 8,
+                                                 break_on_hyphens=False)]
+        return rows
 
 
 _LOG_KEYS = {"spikingformer": ("energy_mJ_log", "official energy log")}

@@ -79,8 +79,8 @@ def resolve_device(device: Any, default: torch.device) -> torch.device:
                          f"back; profile on 'cpu' or 'cuda', or {_DRY_RUN_HINT}")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={str(dev)!r} but CUDA is not available here (torch.cuda.is_available() is "
-                             "False); use device='cpu'")
+            raise ValueError(f"device {str(dev)!r} needs CUDA, which is not available here (torch.cuda.is_available() "
+                             "is False); use 'cpu'")
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
             raise ValueError(f"device={str(dev)!r} but this machine has {n} CUDA device(s): use 'cuda:0' to "
@@ -91,7 +91,7 @@ def resolve_device(device: Any, default: torch.device) -> torch.device:
             torch.empty(1, device=dev)
         except Exception as e:  # each backend says "not available" its own way
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"device {str(dev)!r} is not usable here ({first[:120]}); use device='cpu'") from None
+            raise ValueError(f"device {str(dev)!r} is not usable here ({first[:120]}); use 'cpu'") from None
     return dev
 
 

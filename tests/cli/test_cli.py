@@ -132,7 +132,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, content, message):
     else:
         path.write_bytes(content)
     res = run("profile", "--model", SMALL, "--checkpoint", str(path))
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # a bad --checkpoint is a usage error
     assert res.output.count("\n") == 1 and res.output.startswith("Error: "), res.output
     assert message in res.output and "Traceback" not in res.output
 
@@ -147,7 +147,7 @@ def test_checkpoints_with_other_objects_need_trust_checkpoint(tmp_path):
     path = tmp_path / "odd.pth"
     torch.save({"state_dict": create_model(SMALL).state_dict(), "extra": NotWeights()}, path)
     refused = run("profile", "--model", SMALL, "--checkpoint", str(path), "--rates-only")
-    assert refused.exit_code == 1 and "--trust-checkpoint" in refused.output and "NotWeights" in refused.output
+    assert refused.exit_code == 2 and "--trust-checkpoint" in refused.output and "NotWeights" in refused.output
     trusted = run("profile", "--model", SMALL, "--checkpoint", str(path), "--rates-only", "--trust-checkpoint")
     assert trusted.exit_code == 0, trusted.output
 
@@ -314,7 +314,7 @@ def test_module_without_card_needs_input_shape_and_says_so(tmp_path):
     src = tmp_path / "m.py"
     src.write_text("from torch import nn\ndef build():\n    return nn.Conv2d(3, 2, 3)\n")
     res = run("profile", "--module", f"{src}:build")
-    assert res.exit_code == 1 and "--input-shape" in res.output
+    assert res.exit_code == 2 and "--input-shape" in res.output
 
 
 def test_integer_images_and_unbatched_tensors_are_read_with_a_warning(tmp_path):
@@ -338,7 +338,7 @@ def test_integer_images_and_unbatched_tensors_are_read_with_a_warning(tmp_path):
 ])
 def test_bad_invocations_explain_themselves(args, message):
     res = run(*args)
-    assert res.exit_code != 0
+    assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output
 
 
@@ -367,14 +367,14 @@ def _one_photo(tmp_path, size):
 def test_models_lists_the_zoo_with_a_header_and_one_spelling_per_dataset():
     from snnenergy.models import DATASETS
 
-    res = run("models")
+    res = run("models", columns=200)  # wide enough for every column
     assert res.exit_code == 0 and SMALL in res.output
     lines = res.output.splitlines()
     assert lines[0].split()[:4] == ["name", "family", "dataset", "T"]
     datasets = {line.split()[2] for line in lines[2:] if line and not line.startswith((" ", "aliases"))
                 and len(line.split()) > 4 and line.split()[3].isdigit()}
     assert datasets and datasets <= set(DATASETS)
-    assert width(res.output) <= 100
+    assert width(run("models").output) <= 100
 
 
 def test_model_cards_are_readable_and_patterns_select():
@@ -386,7 +386,7 @@ def test_model_cards_are_readable_and_patterns_select():
     several = run("models", "--cards", "sdt-*")
     assert several.output.count("\n\n") >= 2
     none = run("models", "--cards", "no-such-*")
-    assert none.exit_code == 1 and "no model matches" in none.output
+    assert none.exit_code == 2 and "no model matches" in none.output
 
 
 def test_help_starts_fast_without_torch():

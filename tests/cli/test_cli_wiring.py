@@ -99,7 +99,7 @@ def test_chip_presets_print_per_event_figures_and_price_events(tmp_path, base, p
 
 def test_level_3_on_a_chip_preset_is_a_one_line_error():
     res = run("profile", "--model", SMALL, "--preset", "loihi", "--level", "3")
-    assert res.exit_code == 1 and "level 1 or 2" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "level 1 or 2" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
 
 

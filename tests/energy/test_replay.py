@@ -157,9 +157,9 @@ def test_cli_estimate():
     assert "replayed 7.46" in res.output and "logged 7.4635 mJ" in res.output
     assert all(name in res.output for name in ("spikformer", "sdt", "qkformer", "neurobench"))
     res = runner.invoke(estimate_cmd, ["--model", "spikingformer-8-512", "--convention", "excel"])
-    assert res.exit_code == 1 and "unknown energy convention" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "unknown convention 'excel'" in res.output and "Traceback" not in res.output
     res = runner.invoke(estimate_cmd, ["--model", "nosuchnet"])
-    assert res.exit_code == 1 and "unknown model" in res.output
+    assert res.exit_code == 2 and "unknown model" in res.output
 
 
 # ------------------------------------------------------------------ replays from an existing report

@@ -274,7 +274,7 @@ def test_unknown_and_absent_devices():
         with pytest.raises(ValueError, match=f"has {n} CUDA device"):
             profile(nn.Linear(4, 3), X, device=f"cuda:{n}")
     else:
-        with pytest.raises(ValueError, match="CUDA is not available") as info:
+        with pytest.raises(ValueError, match="needs CUDA, which is not available here") as info:
             profile(nn.Linear(4, 3), X, device="cuda")
         _one_line(info)
 
