@@ -73,7 +73,8 @@ class EnergyReport:
                if t["qnn_mJ"] == t["qnn_mJ"] else "QNN not priced on a chip preset")
         lines = [head,
                  f"SNN {t['snn_mJ']:.6g} mJ | ANN {t['ann_mJ']:.6g} mJ, ANN/SNN {t['ann_over_snn']:.3g}x | {qnn}",
-                 f"break-even input firing rate: vs ANN {rate_text(t['break_even_rate'])}; vs QNN "
+                 f"break-even input firing rate of the spike-driven ops (below it the SNN costs less{_now(t)}): vs ANN "
+                 f"{rate_text(t['break_even_rate'])}; vs QNN "
                  + (rate_text(t["break_even_rate_qnn"]) if t["qnn_mJ"] == t["qnn_mJ"] else "n/a (no QNN)")]
         snn = self.breakdown.loc["snn"] if "snn" in self.breakdown.index else None
         if snn is not None:
@@ -84,6 +85,12 @@ class EnergyReport:
             lines.append(f"{uncounted[0]}: the energies above leave them out")
         lines += [f"- {a}" for a in self.assumptions if a not in uncounted]
         return "\n".join(textwrap.fill(line, width=100, subsequent_indent="    ") for line in lines)
+
+
+def _now(totals: dict) -> str:
+    """``; measured 6.2 %``: the measured input firing rate of the spike-driven ops, when there are any."""
+    now = totals.get("spike_input_rate", float("nan"))
+    return f"; measured {100 * now:.4g} %" if now == now else ""
 
 
 def rate_text(r: float) -> str:
@@ -139,6 +146,7 @@ def estimate_energy(
         "qnn_bits": qnn_bits(T),
         "break_even_rate": _solve(ann, e0, e1),
         "break_even_rate_qnn": _solve(qnn, e0, e1) if q is not None else float("nan"),
+        "spike_input_rate": _spike_input_rate(base),
     }
     assumptions = _assumptions(p, level, integer_as, T, report, base, mm, q)
     return EnergyReport(p, level, table, neurons, totals, assumptions, integer_as, breakdown)
@@ -289,6 +297,16 @@ def _snn_at_rates(sites, base, neurons, p, level, mm, q) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def _spike_input_rate(base: pd.DataFrame) -> float:
+    """The measured input firing rate of the spike-driven ops, the rate a break-even rate is compared with:
+    their ACs over their ACs at rate 1 (NaN without such ops)."""
+    if base.empty or not bool(base["spike"].any()):
+        return float("nan")
+    spike = base["spike"].to_numpy()
+    full = float(base["rate1"].to_numpy()[spike].sum())
+    return float(base["ac"].to_numpy()[spike].sum()) / full if full else float("nan")
+
+
 def _solve(target: float, e0: float, e1: float) -> float:
     slope = e1 - e0
     if not slope or slope != slope or target != target:
@@ -307,8 +325,9 @@ def _assumptions(p: EnergyPreset, level: int, integer_as: str, T: int, report, b
             "spikes": "as n ACs for a value n (the n-spike view, value-weighted count; integer_as='spikes')"}
     out = [
         f"energies per sample; T = {T}; {ops}",
-        "effective counts: only terms whose two operands are both nonzero (exact, padding-aware); "
-        "BatchNorm, pooling, softmax and residual adds not priced",
+        "effective counts: only terms whose activation is nonzero (exact, padding-aware; weights count whatever "
+        "their value; products of two activations: both nonzero); bias adds, BatchNorm, pooling, softmax and "
+        "residual adds not priced",
         f"integer (multi-bit) activations into weight layers priced {rule[integer_as]}",
         "real-valued inputs (the encoding layer included) priced as MACs at every time step they run",
         "ANN counterpart: same graph, every synaptic op dense (nominal count) as MACs at T = 1",

@@ -6,6 +6,7 @@ every neuron layer. Numbers use one format per column.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from typing import Any
 
@@ -96,16 +97,19 @@ def energy_split(e) -> dict[str, float]:
     syn_cols = [c for c in ("ac_mJ", "mac_mJ", "integer_mJ") if c in layers.columns]
     synaptic = float(layers[syn_cols].to_numpy().sum()) if syn_cols else float(layers["snn_mJ"].sum())
     total = float(e.totals["snn_mJ"])
-    memory = sum(float(layers[c].sum()) for c in ("memory_mJ", "addressing_mJ") if c in layers.columns)
-    if getattr(e, "neurons", None) is not None and not e.neurons.empty:
-        memory += sum(float(e.neurons[c].sum()) for c in ("memory_mJ", "addressing_mJ") if c in e.neurons.columns)
-    return {"synaptic": synaptic, "neuron": max(total - synaptic - memory, 0.0), "memory": memory, "total": total}
+    parts = [layers] + ([e.neurons] if getattr(e, "neurons", None) is not None and not e.neurons.empty else [])
+    reads = sum(float(df["memory_mJ"].sum()) for df in parts if "memory_mJ" in df.columns)
+    addressing = sum(float(df["addressing_mJ"].sum()) for df in parts if "addressing_mJ" in df.columns)
+    memory = reads + addressing
+    return {"synaptic": synaptic, "neuron": max(total - synaptic - memory, 0.0), "memory": memory,
+            "addressing": addressing, "total": total}
 
 
 def energy_lines(report, e, is_snn: bool, assumptions: bool = True) -> list[str]:
     """The energy totals: preset once, SNN vs its ANN counterpart, the level's terms, what is not counted,
     and (``assumptions``) every assumption the energy model echoes."""
     from ..energy import rate_text
+    from ..energy.model import _now
 
     p, t = e.preset, e.totals
     lines = [preset_line(e)]
@@ -115,7 +119,8 @@ def energy_lines(report, e, is_snn: bool, assumptions: bool = True) -> list[str]
                else "QNN not priced on a chip preset")
         ratios = f"ANN/SNN {t['ann_over_snn']:.3g}x" + (f", QNN/SNN {t['qnn_over_snn']:.3g}x" if qnn_priced else "")
         lines.append(f"  SNN {t['snn_mJ']:.4g} mJ  |  ANN counterpart {t['ann_mJ']:.4g} mJ  |  {qnn}  |  {ratios}")
-        lines.append(f"  break-even input firing rate: vs ANN {rate_text(t['break_even_rate'])}"
+        lines.append(f"  break-even input firing rate of the spike-driven ops (below it the SNN costs less"
+                     f"{_now(t)}): vs ANN {rate_text(t['break_even_rate'])}"
                      + (f"; vs QNN {rate_text(t['break_even_rate_qnn'])}" if qnn_priced else ""))
     else:
         lines.append(f"  ANN (no spiking neurons): {t['snn_mJ']:.4g} mJ, every synaptic op a MAC")
@@ -123,7 +128,8 @@ def energy_lines(report, e, is_snn: bool, assumptions: bool = True) -> list[str]
         s = energy_split(e)
         terms = f"  synaptic {s['synaptic']:.4g} mJ  +  neuron {s['neuron']:.4g} mJ"
         if e.level >= 3 or s["memory"]:
-            terms += f"  +  memory {s['memory']:.4g} mJ"
+            terms += f"  +  memory {s['memory']:.4g} mJ" + (
+                f" (addressing {s['addressing']:.4g} mJ of it)" if s["addressing"] else "")
         lines.append(terms)
     from ..energy.model import UNCOUNTED_PREFIX
 
@@ -376,15 +382,22 @@ def _top_dense(report, top: int) -> pd.DataFrame:
     return df.sort_values("dense", ascending=False, kind="stable").head(top)
 
 
+# the space between a number and its unit, which a wrap must not break ("1.034 %", "0.9 V", "15.1 M")
+_NUMBER_UNIT = re.compile(r"(?<=\d) (?=(?:%|[mµunp]?J|V|[kMG]|KiB|MiB|GiB|bits?|x)(?![\w/-]))")
+_KEEP = "\u00a0"  # not a space to textwrap: joins a number to its unit while wrapping
+
+
 def middle_wrap(line: str, width: int) -> str:
-    """``line`` wrapped at spaces to ``width`` (continuation lines indented)."""
+    """``line`` wrapped at spaces to ``width`` (continuation lines indented), never between a number and its
+    unit."""
     import textwrap
 
     if len(line) <= width:
         return line
     indent = " " * (len(line) - len(line.lstrip()) + 4)
-    return "\n".join(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=True,
-                                   break_on_hyphens=False))
+    kept = _NUMBER_UNIT.sub(_KEEP, line.replace(_KEEP, " "))
+    return "\n".join(textwrap.wrap(kept, width, subsequent_indent=indent, break_long_words=True,
+                                   break_on_hyphens=False)).replace(_KEEP, " ")
 
 
 # ---------------------------------------------------------------------------------------------- Markdown

@@ -325,7 +325,8 @@ def build_report(session, model_name: str, weights: str | None, batches: int, ra
         "rates_only": rates_only,
         "torch": torch.__version__,
         "snnenergy": _version(),
-        "counting": "per sample; effective = terms with both operands nonzero; dense = nominal (fvcore) MACs; "
+        "counting": "per sample; effective = terms whose activation is nonzero (both, for two activations); "
+                    "dense = nominal (fvcore) MACs; "
                     "attention: every Q·Kᵀ score counts, masked probabilities (exactly zero) do not count in P·V",
         # user modules that behave like unregistered neurons (state kept, non-spike inputs turned into spikes)
         "probable_neurons": list(getattr(session, "probable_neurons", [])),

@@ -60,7 +60,8 @@ def price_snnenergy(sites: SiteTable, preset: EnergyPreset, integer_as: str = "m
     rule = np.where(imac > 0, f"integer input: {'MAC' if int_mac else 'AC'} per nonzero term",
                     np.where(mac > 0, "real operands: MAC per nonzero term", "spikes: AC per nonzero term"))
     assumptions = [
-        "exact counts: only terms whose two operands are both nonzero, taps on padding excluded; bias, "
+        "exact counts: only terms whose activation is nonzero (both, for a product of two activations), taps on "
+        "padding excluded; bias, "
         "BatchNorm, pooling, residual adds and neuron updates not priced (energy level 1)",
         "every layer priced at every time step it runs; the encoding layer is a MAC layer like any real-valued one",
         "attention products counted as they run: binary x binary = coincidences (AC), integer x binary = AC "
