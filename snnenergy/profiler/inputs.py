@@ -218,7 +218,8 @@ def explain_forward_error(error: BaseException, model: nn.Module, batch: Batch, 
         )
         return
     error.add_note(f"snnenergy: raised by {type(model).__name__}.forward on a batch of {describe(batch)} "
-                   f"(batch_dim={batch_dim}: {x.shape[batch_dim]} samples of shape {got})")
+                   f"(batch_dim={batch_dim}: {x.shape[batch_dim]} sample{'' if x.shape[batch_dim] == 1 else 's'} "
+                   f"of shape {got})")
     if not x.is_floating_point():
         error.add_note(f"snnenergy: the input has dtype {x.dtype}; models expect floating-point inputs, e.g. x.float()")
 

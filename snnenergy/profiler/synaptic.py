@@ -33,6 +33,15 @@ def site(s, path: str, name: str, index: int) -> SiteStats:
 def counted(s, name: str, index: int, path: str, func, args, kwargs):
     """Run a synaptic op through its handler. The handlers read the operands before the op runs, so invalid
     operands would fail in our code first: then the op itself runs, to raise the model's own error."""
+    # the first operand decides the common case (an activation); the others are looked at only when it is not
+    first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    if first is None or _is_transformed(first) or s.prov.is_weight(first):
+        operands = tuple(_operands(args, kwargs))
+        if any(map(_is_transformed, operands)):  # inside torch.func.vmap / grad: tensors we cannot read
+            s.unsupported[(path, f"{name} inside a torch.func transform (vmap, grad)")] += 1
+            return s.run_op(func, args, kwargs)
+        if operands and all(map(s.prov.is_weight, operands)):
+            return NotImplemented  # computed from weights only (spectral norm's W·u): a weight, not synaptic
     ran = []
 
     def run(*a, **k):
@@ -45,6 +54,18 @@ def counted(s, name: str, index: int, path: str, func, args, kwargs):
         if not ran:
             s.run_op(func, args, kwargs)
         raise
+
+
+_is_transformed = torch._C._functorch.is_functorch_wrapped_tensor
+
+
+def _operands(args, kwargs):
+    """The tensors among ``args`` (and lists of them, einsum's) and ``kwargs`` values."""
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, torch.Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from (t for t in a if isinstance(t, torch.Tensor))
 
 
 _PRODUCTS = {"matmul": "matmul", "mm": "mm", "bmm": "bmm", "rmatmul": "matmul", "linalg_matmul": "matmul",
@@ -224,7 +245,8 @@ def _linear(s, index, path, func, args, kwargs):
     w = _arg(args, kwargs, 1, "weight")
     bias = _arg(args, kwargs, 2, "bias")
     if not s.prov.is_weight(w):  # F.linear(q, k): x @ wᵀ with an activation (or a weight as the input)
-        bias_ops = 0 if bias is None else math.prod(fm.broadcast(tuple(x.shape[:-1]), tuple(w.shape[:-1])))
+        # the output is x's leading dims times w's rows (one row for a 1-d w): one bias add per output element
+        bias_ops = 0 if bias is None else math.prod(x.shape[:-1]) * (int(w.shape[0]) if w.dim() == 2 else 1)
         return _product(s, "linear", index, path, func, args, kwargs, x, w.mT if w.dim() >= 2 else w, bias_ops)
     xr = x if x.dim() >= 2 else x.unsqueeze(0)
     st = site(s, path, "linear", index)
@@ -347,16 +369,20 @@ def _sdpa(s, index, path, func, args, kwargs):
     q, k, v = _arg(args, kwargs, 0, "query"), _arg(args, kwargs, 1, "key"), _arg(args, kwargs, 2, "value")
     mask = _arg(args, kwargs, 3, "attn_mask")
     causal = bool(_arg(args, kwargs, 5, "is_causal", False))
+    if kwargs.get("enable_gqa") and q.dim() >= 3 and k.dim() >= 3 and k.shape[-3] != q.shape[-3]:
+        # grouped-query attention: each key/value head serves q.shape[-3] / k.shape[-3] query heads
+        groups = q.shape[-3] // max(k.shape[-3], 1)
+        k, v = k.repeat_interleave(groups, dim=-3), v.repeat_interleave(groups, dim=-3)
     kt = k.transpose(-2, -1)
     st = site(s, path, "sdpa.qk", index)
     call = rows_call(s, st, q, kt, -1, fm.matmul_effective_rows(q, kt), fm.nonzero_rows(q), q.shape[0],
                      _lead(q, kt))
     probs_shape = tuple(q.shape[:-1]) + (k.shape[-2],)
     record_call(s, *call, fm.matmul_dense(q.shape, kt.shape), 0, out_elements=math.prod(probs_shape))
-    eff_rows, nnz_rows = fm.attention_value_rows(v, q.shape[-2], _allowed(mask, causal, q, k))
+    allowed = _allowed(mask, causal, q, k)
+    eff_rows, nnz_rows = fm.attention_value_rows(v, q.shape[-2], allowed)
     st = site(s, path, "sdpa.av", index)
     call = rows_call(s, st, v, None, REAL, eff_rows, nnz_rows, v.shape[0], _lead(q, kt))
-    allowed = _allowed(mask, causal, q, k)
     r_full = None if allowed is None else s.queue.scalar(fm.attention_value_full(v, allowed))
     out = func(*args, **kwargs)
     record_call(s, *call, fm.matmul_dense(probs_shape, v.shape), 0, out_elements=out.numel(), r_full=r_full)
@@ -368,7 +394,8 @@ def _sdpa(s, index, path, func, args, kwargs):
 
 
 def _allowed(mask, causal: bool, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
-    """Where the attention probabilities can be nonzero (``[..., L, S]`` bool), or ``None`` for everywhere."""
+    """Where the attention probabilities can be nonzero (``[..., L, S]`` bool, a mask that broadcasts over the
+    queries or keys expanded to them), or ``None`` for everywhere."""
     L, S = q.shape[-2], k.shape[-2]
     allowed = None
     if causal:
@@ -376,6 +403,8 @@ def _allowed(mask, causal: bool, q: torch.Tensor, k: torch.Tensor) -> torch.Tens
     if isinstance(mask, torch.Tensor):
         m = mask if mask.dtype == torch.bool else mask > float("-inf")
         allowed = m if allowed is None else allowed & m
+    if allowed is not None:  # a view: a [..., 1, S] key-padding mask holds for every one of the L queries
+        allowed = allowed.expand(*allowed.shape[:-2], L, S) if allowed.dim() >= 2 else allowed.expand(L, S)
     return allowed
 
 

@@ -59,7 +59,8 @@ class Report:
         return df
 
     layers = property(lambda self: self._table("layers"), doc="Synaptic op sites (see the class docstring).")
-    per_step = property(lambda self: self._table("per_step"), doc="Counts per time step, long format.")
+    per_step = property(lambda self: self._table("per_step"),
+                        doc="Counts per time step, long format (sites with per_step False in ``layers`` are absent).")
     neurons = property(lambda self: self._table("neurons"), doc="Neuron layers and their firing rates.")
     other_ops = property(lambda self: self._table("other_ops"), doc="Non-synaptic ops: calls and elements.")
     unsupported = property(lambda self: self._table("unsupported"), doc="Ops not counted, with call counts.")
