@@ -6,6 +6,7 @@ Each command lives in its own module of this package and is imported only when i
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -42,6 +43,27 @@ class LazyGroup(click.Group):
         if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
             raise click.exceptions.NoSuchCommand(name, possibilities=COMMANDS, ctx=ctx)
         return super().resolve_command(ctx, args)
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """click's, except that a usage error is one line (``Error: ... (see 'snnenergy CMD --help')``, exit 2)
+        instead of the usage block, the hint and the error."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)  # an int when a command exits with one
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else "snnenergy"
+            click.echo(f"Error: {e.format_message()} (see '{where} --help')", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
