@@ -50,6 +50,7 @@ class EnergyReport:
     assumptions: list[str] = field(default_factory=list)
     integer_as: str = "mac"
     breakdown: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rates_assumed: bool = False  # a dry run's: its firing rates (hence ACs) were given, not measured
 
     def to_dataframe(self) -> pd.DataFrame:
         """Per-layer energy table (synaptic sites, plus neuron layers at level 2 and 3)."""
@@ -73,7 +74,7 @@ class EnergyReport:
                if t["qnn_mJ"] == t["qnn_mJ"] else "QNN not priced on a chip preset")
         lines = [head,
                  f"SNN {t['snn_mJ']:.6g} mJ | ANN {t['ann_mJ']:.6g} mJ, ANN/SNN {t['ann_over_snn']:.3g}x | {qnn}",
-                 f"break-even input firing rate of the spike-driven ops (below it the SNN costs less{_now(t)}): vs ANN "
+                 f"break-even input firing rate of the spike-driven ops (below it the SNN costs less{_now(t, self.rates_assumed)}): vs ANN "
                  f"{rate_text(t['break_even_rate'])}; vs QNN "
                  + (rate_text(t["break_even_rate_qnn"]) if t["qnn_mJ"] == t["qnn_mJ"] else "n/a (no QNN)")]
         snn = self.breakdown.loc["snn"] if "snn" in self.breakdown.index else None
@@ -87,10 +88,11 @@ class EnergyReport:
         return "\n".join(textwrap.fill(line, width=100, subsequent_indent="    ") for line in lines)
 
 
-def _now(totals: dict) -> str:
-    """``; measured 6.2 %``: the measured input firing rate of the spike-driven ops, when there are any."""
+def _now(totals: dict, assumed: bool = False) -> str:
+    """``; measured 6.2 %``: the input firing rate of the spike-driven ops, when there are any (``assumed``:
+    a dry run's, from the rates it was given)."""
     now = totals.get("spike_input_rate", float("nan"))
-    return f"; measured {100 * now:.4g} %" if now == now else ""
+    return f"; {'assumed' if assumed else 'measured'} {100 * now:.4g} %" if now == now else ""
 
 
 def rate_text(r: float) -> str:
@@ -148,8 +150,9 @@ def estimate_energy(
         "break_even_rate_qnn": _solve(qnn, e0, e1) if q is not None else float("nan"),
         "spike_input_rate": _spike_input_rate(base),
     }
-    assumptions = _assumptions(p, level, integer_as, T, report, base, mm, q)
-    return EnergyReport(p, level, table, neurons, totals, assumptions, integer_as, breakdown)
+    assumed = bool(report.meta.get("dry_run"))
+    assumptions = _assumptions(p, level, integer_as, T, report, base, mm, q, assumed)
+    return EnergyReport(p, level, table, neurons, totals, assumptions, integer_as, breakdown, assumed)
 
 
 def _require(df: pd.DataFrame, cols, what: str) -> None:
@@ -315,7 +318,7 @@ def _solve(target: float, e0: float, e1: float) -> float:
 
 
 def _assumptions(p: EnergyPreset, level: int, integer_as: str, T: int, report, base: pd.DataFrame,
-                 mm: MemoryModel, q: QnnCosts | None) -> list[str]:
+                 mm: MemoryModel, q: QnnCosts | None, assumed: bool = False) -> list[str]:
     ops = (f"chip {p.name}: {p.e_ac:.4g} pJ per synaptic event (every AC and MAC is one event), "
            f"{p.e_neuron:.4g} pJ per neuron update ({p.source}); leaves out: {p.leaves_out}" if p.chip else
            f"preset {p.name}: E_MAC {p.e_mac} pJ, E_AC {p.e_ac} pJ, E_mul {p.e_mul} pJ, E_add {p.e_add} pJ, "
@@ -325,9 +328,11 @@ def _assumptions(p: EnergyPreset, level: int, integer_as: str, T: int, report, b
             "spikes": "as n ACs for a value n (the n-spike view, value-weighted count; integer_as='spikes')"}
     out = [
         f"energies per sample; T = {T}; {ops}",
-        "effective counts: only terms whose activation is nonzero (exact, padding-aware; weights count whatever "
-        "their value; products of two activations: both nonzero); bias adds, BatchNorm, pooling, softmax and "
-        "residual adds not priced",
+        ("effective counts of a dry run: the assumed firing rates times the dense ops (no values were seen; a "
+         "product of two spike tensors at the product of their rates)" if assumed else
+         "effective counts: only terms whose activation is nonzero (exact, padding-aware; weights count whatever "
+         "their value; products of two activations: both nonzero)") + "; bias adds, BatchNorm, pooling, softmax "
+        "and residual adds not priced",
         f"integer (multi-bit) activations into weight layers priced {rule[integer_as]}",
         "real-valued inputs (the encoding layer included) priced as MACs at every time step they run",
         "ANN counterpart: same graph, every synaptic op dense (nominal count) as MACs at T = 1",
@@ -354,7 +359,7 @@ def _assumptions(p: EnergyPreset, level: int, integer_as: str, T: int, report, b
                    "reuse), a write per output")
     out.append("break-even: the input firing rate r of every spike-driven synaptic op, fired or not, at which "
                "E_SNN = E_ANN (E_QNN), those ops costing r × their rate-1 count (with their per-event memory "
-               "traffic at level 3), all else as measured")
+               "traffic at level 3), all else as " + ("assumed (a dry run)" if assumed else "measured"))
     spike_conv = base["spike"] & report.layers["op"].astype(str).str.contains("conv").to_numpy() \
         if not report.layers.empty else pd.Series(dtype=bool)
     if RATE1_COLUMN not in report.layers.columns and bool(np.any(spike_conv)):

@@ -63,9 +63,11 @@ class DryRun:
     seconds: float = 0.0
 
     def totals(self) -> dict[str, float]:
+        """Parameters and per-sample count totals; a count unknown for some layer (ACs without rates) is unknown
+        (NaN) in total, not summed as zero."""
         t = {"params": float(self.params)}
-        for c in ("dense_ops", "effective_ops", "ac", "mac", "bias_ops"):
-            t[c] = float(self.layers[c].sum()) if not self.layers.empty else 0.0
+        for c in ("dense_ops", "effective_ops", "ac", "integer_mac", "mac", "bias_ops"):
+            t[c] = float(self.layers[c].sum(skipna=False)) if not self.layers.empty else 0.0
         return t
 
     def to_report(self):

@@ -120,7 +120,7 @@ def energy_lines(report, e, is_snn: bool, assumptions: bool = True) -> list[str]
         ratios = f"ANN/SNN {t['ann_over_snn']:.3g}x" + (f", QNN/SNN {t['qnn_over_snn']:.3g}x" if qnn_priced else "")
         lines.append(f"  SNN {t['snn_mJ']:.4g} mJ  |  ANN counterpart {t['ann_mJ']:.4g} mJ  |  {qnn}  |  {ratios}")
         lines.append(f"  break-even input firing rate of the spike-driven ops (below it the SNN costs less"
-                     f"{_now(t)}): vs ANN {rate_text(t['break_even_rate'])}"
+                     f"{_now(t, e.rates_assumed)}): vs ANN {rate_text(t['break_even_rate'])}"
                      + (f"; vs QNN {rate_text(t['break_even_rate_qnn'])}" if qnn_priced else ""))
     else:
         lines.append(f"  ANN (no spiking neurons): {t['snn_mJ']:.4g} mJ, every synaptic op a MAC")
@@ -243,7 +243,8 @@ def summary_lines(report, preset: str = "fp32", level: int = 1, integer_as: str 
     if "firing_rate" in t and not unknown:
         n = report.neurons
         silent = int((n["firing_rate"] == 0).sum())
-        lines.append(f"neurons: mean firing rate {t['firing_rate']:.4f} over {t['neuron_updates']:,.0f} "
+        assumed = " (assumed)" if report.meta.get("dry_run") else ""
+        lines.append(f"neurons: mean firing rate{assumed} {t['firing_rate']:.4f} over {t['neuron_updates']:,.0f} "
                      f"neuron-steps; {silent} of {len(n)} layers never fire")
     e = _energy(report, preset, level, integer_as, memory)
     if e is not None:

@@ -73,8 +73,9 @@ class Report:
         return int(self.meta["time_steps"])
 
     def totals(self) -> dict[str, float]:
-        """Per-sample totals of the count columns and the mean firing rate over all neurons."""
-        out = {c: float(self.layers[c].sum()) if not self.layers.empty else 0.0
+        """Per-sample totals of the count columns and the mean firing rate over all neurons; a count unknown for
+        some layer (a dry run's ACs without rates) is unknown in total (NaN), not summed as zero."""
+        out = {c: float(self.layers[c].sum(skipna=False)) if not self.layers.empty else 0.0
                for c in ("dense_ops", "effective_ops", "ac", "integer_mac", "mac", "bias_ops")}
         n = self.neurons
         if not n.empty:
