@@ -31,9 +31,18 @@ class BadInput(click.ClickException):
 
 
 def first_line(e: BaseException) -> str:
-    """An exception's message, first line only (a KeyError's without the quotes ``str`` adds)."""
+    """An exception's message, first line only (a KeyError's without the quotes ``str`` adds); for an error
+    re-raised from a DataLoader worker ("Caught ValueError in DataLoader worker process 0. Original
+    Traceback ..."), the original error's message, which is the traceback's last line."""
     text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(e).__name__
+    if lines[0].startswith("Caught ") and "worker" in lines[0] and any(ln.startswith("Original Traceback")
+                                                                       for ln in lines):
+        original = lines[-1].split(": ", 1)
+        return f"in a DataLoader worker: {original[-1]}"
+    return lines[0]
 
 
 def bad_value(hint: str, message: str) -> BadInput:

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .images import IMAGE_EXTENSIONS, is_image_file, open_image
+from .images import IMAGE_EXTENSIONS, is_image_file, open_image, refuse_mixed_layout
 from .preprocess import Preprocess
 
 EVENT_SUFFIXES = (".npz", ".npy")
@@ -31,15 +31,15 @@ def _dir(path: str | os.PathLike, what: str) -> Path:
 
 
 def _files(folder: Path, keep) -> list[tuple[Path, int]]:
-    """``(file, label)``: files directly in ``folder`` (label -1), or in its class sub-folders (sorted, 0..K-1)."""
+    """``(file, label)``: files directly in ``folder`` (label -1), or in its class sub-folders (sorted, 0..K-1);
+    a folder with both is refused (taking either would silently drop the other)."""
     flat = sorted((f for f in folder.iterdir() if keep(f)), key=lambda f: f.name)
-    if flat:
-        return [(f, -1) for f in flat]
     classes = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     out = []
     for label, d in enumerate(classes):
         out += [(f, label) for f in sorted(f for f in d.rglob("*") if keep(f))]
-    return out
+    refuse_mixed_layout(folder, flat, len(out))
+    return [(f, -1) for f in flat] if flat else out
 
 
 class ImageFiles(Dataset):

@@ -111,3 +111,12 @@ def load_image(
 ) -> torch.Tensor:
     """One image file → float32 ``[C, H, W]`` in [0, 1], resized to cover ``size`` and centre-cropped."""
     return to_tensor(resize_center_crop(open_image(source, channels, name), size))
+
+
+def refuse_mixed_layout(folder, loose: list, nested: int) -> None:
+    """Refuse a folder holding files directly (``loose``) and ``nested`` more in sub-folders: reading either
+    layout would silently drop the other."""
+    if loose and nested:
+        raise ValueError(f"folder {str(folder)!r} holds {len(loose)} file(s) directly (e.g. {loose[0].name}) and "
+                         f"{nested} in class sub-folders; use one layout, root/<class>/<file> or files directly "
+                         "in root (move or remove the loose files)")

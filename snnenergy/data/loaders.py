@@ -11,7 +11,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .checks import check_input
-from .images import IMAGE_EXTENSIONS, Normalize, as_hw, is_image_file, load_image, normalize_images
+from .images import (IMAGE_EXTENSIONS, Normalize, as_hw, is_image_file, load_image, normalize_images,
+                     refuse_mixed_layout)
 
 TENSOR_SUFFIXES = (".pt", ".pth", ".npy")
 #: Keys tried, in order, when a ``.pt`` file holds a dict instead of a tensor.
@@ -63,7 +64,11 @@ def load_tensor(
         try:
             obj = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for corrupt or unsafe files
-            raise ValueError(f"cannot read {p} with torch.load(weights_only=True): {exc}") from exc
+            # torch's own text suggests weights_only=False, which inputs never need (and a corrupt file would
+            # not pass either): say what the file can be instead
+            raise ValueError(f"cannot read {p}: not a tensor file written by torch.save (truncated, corrupted, or "
+                             "holding objects other than tensors); expected a tensor, an (inputs, labels) pair or "
+                             "a dict of tensors") from exc
         x = _tensor_from_container(obj, p)
     elif suffix == ".npy":
         try:
@@ -114,6 +119,8 @@ def image_folder(
                 "dataset_folder" if subdirs else "")
         raise ValueError(f"image folder {str(folder)!r} contains no image files "
                          f"(looked for {', '.join(IMAGE_EXTENSIONS)}){hint}")
+    refuse_mixed_layout(folder, files, sum(1 for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")
+                                           for f in d.rglob("*") if is_image_file(f)))
     hw = as_hw(size)
     batch = torch.stack([load_image(f, hw, channels) for f in files]).to(torch.float64)
     return normalize_images(batch, normalize).to(dtype)
@@ -157,6 +164,7 @@ class ImageFolderDataset(Dataset):
         if empty:
             raise ValueError(f"dataset folder {str(self.root)!r}: class folder(s) {empty} contain no image files "
                              f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
+        refuse_mixed_layout(self.root, _image_files(self.root), len(self.samples))
 
     def __len__(self) -> int:
         return len(self.samples)
