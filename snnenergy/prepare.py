@@ -140,14 +140,34 @@ def count_samples(batches: list[torch.Tensor] | DataLoader) -> int:
     return sum(int(b.shape[0]) for b in batches)
 
 
+CALIBRATION_SAMPLES = 32  # BatchNorm is calibrated on the first this many samples, however they are batched
+
+
 def _calibration_batches(batches: list[torch.Tensor] | DataLoader) -> tuple[list[torch.Tensor], str | None]:
-    """What BatchNorm is calibrated on: every in-memory batch, or the first batch of a dataset (loading a
-    whole dataset twice, once to calibrate, would double the work); with the part used, in words."""
-    if not isinstance(batches, DataLoader):
-        return list(batches), None
-    first = next(iter(batches))
-    first = first[0] if isinstance(first, (tuple, list)) else first
-    return [first], f"the first {int(first.shape[0])} samples of"
+    """What BatchNorm is calibrated on: one batch of the first :data:`CALIBRATION_SAMPLES` samples, whatever the
+    batch size (a training-mode BatchNorm normalises each batch with that batch's statistics, so calibrating
+    batch by batch would make the result depend on how the samples are batched), read from a dataset only as
+    far as needed; with the part used, in words (``None``: every sample)."""
+    taken, n = [], 0
+    for batch in batches:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        taken.append(x[:CALIBRATION_SAMPLES - n])
+        n += int(taken[-1].shape[0])
+        if n >= CALIBRATION_SAMPLES:
+            break
+    if len(taken) > 1 and len({tuple(t.shape[1:]) for t in taken}) == 1:
+        taken = [torch.cat(taken)]
+    return taken, (f"the first {n} samples of" if _sample_count(batches, n) > n else None)
+
+
+def _sample_count(batches: list[torch.Tensor] | DataLoader, default: int) -> int:
+    """Samples in ``batches`` (``default`` for a dataset without a length)."""
+    if isinstance(batches, DataLoader):
+        try:
+            return len(batches.dataset)
+        except TypeError:  # an iterable dataset
+            return default
+    return sum(int((b[0] if isinstance(b, (tuple, list)) else b).shape[0]) for b in batches)
 
 
 def _has_batchnorm(model: nn.Module) -> bool:

@@ -19,7 +19,9 @@ def calibrate_batchnorm(model: nn.Module, inputs: Any, passes: int = 1) -> int:
     does not make the weights meaningful: firing rates of an untrained model remain illustrative only.
     ``inputs`` is a tensor or an iterable of tensors (one forward pass each per pass). In training mode a
     BatchNorm normalises with the statistics of the batch it sees, so a second pass over the same inputs
-    sees the same values again: one pass (the default) gives the final statistics.
+    sees the same values again: one pass (the default) gives the final statistics. For the same reason,
+    statistics from several batches depend on how the samples were batched: pass one batch for statistics
+    that do not (``snnenergy profile`` calibrates on one batch of its first 32 samples).
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:

@@ -187,7 +187,9 @@ def test_an_image_folder_is_a_dataset_capped_by_limit_with_workers(tmp_path):
                  "--num-workers", "1", "--out", str(tmp_path / "o")))
     m = _meta(tmp_path / "o")
     assert (m["samples"], m["batches"]) == (3, 2)
-    assert "(3 samples)" in m["inputs"] and "first 2 samples of folder" in flat(res.output)
+    # BatchNorm is calibrated on one batch of the first 32 samples, whatever the batch size: here all 3
+    assert "(3 samples)" in m["inputs"] and "BatchNorm calibrated on folder" in flat(res.output)
+    assert "first" not in m["weights"]
 
 
 class _Unreadable(Dataset):
