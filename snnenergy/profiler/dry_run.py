@@ -8,7 +8,9 @@ follow the profiler's own formulas (:mod:`.formulas`). Nothing is known about va
 * a synaptic op whose activation comes straight from a neuron (through shape-only ops) is spike-driven:
   its effective ops are the assumed input rate times its dense ops, counted as ACs (a product of two spike
   tensors: both rates);
-* any other activation (the encoded input, sums of spikes, membrane values) is counted dense, as MACs;
+* sums of spikes are integer MACs, dense unless ``rates`` gives the op's input rate (a real run's
+  ``report.json`` does): then that fraction of the dense ops;
+* any other activation (the encoded input, membrane values) is counted dense, as MACs;
 * neuron layers are recognised by class (ours, SpikingJelly's, snnTorch's); their internal state update is
   skipped on meta (an output of the input's shape stands for the spikes).
 
@@ -483,8 +485,9 @@ def _layer_table(counter: _Counter, B: int, rate_map, neuron_rates, assume) -> p
         for side, src in (("a", st["a_src"]), ("b", st["b_src"])):
             if side == "b" and st["b"] == _WEIGHT:
                 continue
-            if st[side] == _INTEGER:  # sums of spikes: dense integer MACs (their values are unknown on meta)
-                sides.append(("integer", 1.0))
+            if st[side] == _INTEGER:  # sums of spikes: their values are unknown on meta, so dense integer MACs
+                # unless a real run's input rate for this op is given (its nonzero fraction)
+                sides.append(("integer", float(rate_map[path]) if side == "a" and path in rate_map else 1.0))
                 continue
             if src:  # fed by neuron spikes: the op's own input rate if given, else its neuron's
                 r = float(rate_map[path]) if side == "a" and path in rate_map else \
@@ -506,7 +509,7 @@ def _layer_table(counter: _Counter, B: int, rate_map, neuron_rates, assume) -> p
             "input_min": 0.0 if kind_a == "binary" else float("nan"),
             "input_max": 1.0 if kind_a == "binary" else float("nan"),
             "input_rate": sides[0][1], "dense_ops": dense, "effective_ops": eff,
-            "ac": eff if spike else 0.0, "integer_mac": dense if integer else 0.0,
+            "ac": eff if spike else 0.0, "integer_mac": eff if integer else 0.0,
             "mac": 0.0 if spike or integer else dense,
             "bias_ops": st["bias"] / B, "calls": float(st["calls"]),
             "per_step": bool(st["timed"] or (counter.T > 1 and st["calls"] % counter.T == 0)),
@@ -585,6 +588,6 @@ def _rates_from_report(obj: dict) -> dict[str, float]:
     out = {str(l): float(r) for l, r in zip(rep.neurons.get("layer", []), rep.neurons.get("firing_rate", []))}
     lay = rep.layers
     if not lay.empty:
-        spikes = lay["input_kind"].astype(str).isin(("binary", "ternary"))
+        spikes = lay["input_kind"].astype(str).isin(("binary", "ternary", "integer"))  # integer: sums of spikes
         out.update({str(l): float(r) for l, r in zip(lay["layer"][spikes], lay["input_rate"][spikes])})
     return {k: v for k, v in out.items() if v == v}

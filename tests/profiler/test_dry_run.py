@@ -171,3 +171,21 @@ def test_dvs_and_zoo_names_use_the_cards_input_shape():
     assert not math.isnan(dry.layers.dense_ops.sum()) and spikes.sum() > 10
     assert dry.layers.ac[spikes].isna().all() and (dry.layers.ac[~spikes] == 0).all()  # no rate: spikes unknown
     assert set(dry.modules.columns) == {"module", "type", "params", "output_shape"}
+
+
+def test_a_real_runs_input_rate_of_an_integer_site_is_used(tmp_path):
+    """snn-cnn-residual's down.conv reads a sum of spikes: dense integer MACs without a rate, that fraction of
+    them with the input rate a real run recorded."""
+    import torch
+
+    import snnenergy
+    m = snnenergy.create_model("snn-cnn-residual")
+    snnenergy.models.calibrate_batchnorm(m, torch.rand(4, 3, 32, 32))
+    real = snnenergy.profile(m, torch.rand(4, 3, 32, 32))
+    real.save(tmp_path / "run")
+    rate = float(real.layers.set_index("layer").loc["down.conv", "input_rate"])
+    assert 0 < rate < 1
+    dense = snnenergy.dry_run("snn-cnn-residual", assume_rate=0.1).layers.set_index("layer").loc["down.conv"]
+    assert dense.integer_mac == dense.dense_ops
+    given = snnenergy.dry_run("snn-cnn-residual", rates=tmp_path / "run" / "report.json").layers.set_index("layer")
+    assert given.loc["down.conv", "integer_mac"] == pytest.approx(rate * dense.dense_ops)
