@@ -1,9 +1,9 @@
 """A model card as readable text: labelled, wrapped lines, published figures marked as reference values."""
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
+from ..wrapping import KEEP, wrap
 from .registry import DATASETS, ModelCard
 
 # key prefix of a published figure -> (label, unit)
@@ -13,7 +13,7 @@ _FIGURES = {"params_M": ("params", " M"), "sops_G": ("SOPs", " G"), "energy_mJ":
 
 def _figure(key: str, v: Any) -> str:
     """``energy_mJ_log`` 7.46 -> ``energy (log) 7.46 mJ``; dicts are counted, not printed."""
-    label, unit = key, ""
+    label, unit = key.replace("_", " "), ""
     for prefix, (name, u) in _FIGURES.items():
         if key.startswith(prefix):
             rest = key[len(prefix):].strip("_").replace("_", " ")
@@ -30,8 +30,8 @@ def _figure(key: str, v: Any) -> str:
 
 def _field(label: str, text: str, width: int) -> list[str]:
     head = f"  {label + ':':<12}"
-    return textwrap.wrap(text, width, initial_indent=head, subsequent_indent=" " * len(head),
-                         break_on_hyphens=False) or [head.rstrip()]
+    return wrap(text, width, initial_indent=head, subsequent_indent=" " * len(head),
+                break_on_hyphens=False) or [head.rstrip()]
 
 
 def published_text(published: dict[str, Any]) -> tuple[str, str]:
@@ -57,6 +57,9 @@ def card_text(card: ModelCard, width: int = 100) -> str:
         lines += _field("config", ", ".join(f"{k}={v}" for k, v in card.config.items()), width)
     if card.published:
         figures, source = published_text(card.published)
+        # a wrap keeps each figure whole ("top-1 77.07 %"), breaking only between figures
+        figures = "; ".join(f.replace(" ", KEEP) for f in figures.split("; ")) if figures else \
+            "none found (see the source)"
         lines += _field("published", f"(reference values from the source, not computed by snnenergy) {figures}",
                         width)
         if source:

@@ -291,7 +291,7 @@ _CONFIGS: dict[str, tuple[dict[str, Any], dict[str, Any], int, str]] = {
     "sdt-8-768": (
         dict(embed_dim=768, depth=8),
         {
-            "params_M": 66.34, "top1": 77.07, "top1_test_input": 288, "energy_mJ": 6.09, "top1_224": 76.32,
+            "params_M": 66.34, "top1": 77.07, "test_resolution": "288x288", "energy_mJ": 6.09, "top1_224": 76.32,
             "source": (
                 f"{_README}; 77.07% is evaluated at 288x288 (firing_num.py --large-valid); the 224 number "
                 "76.32% is derived from a secondary summary (SpikingResformer-M 77.24% = +0.92)"

@@ -6,13 +6,13 @@ every neuron layer. Numbers use one format per column.
 """
 from __future__ import annotations
 
-import re
 import shutil
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..wrapping import wrap
 from .text_table import Column, fit_table, format_column, middle_ellipsis
 
 _RATE_COLUMNS = ("input_rate", "firing_rate", "dead", "saturated", "rate")
@@ -383,22 +383,13 @@ def _top_dense(report, top: int) -> pd.DataFrame:
     return df.sort_values("dense", ascending=False, kind="stable").head(top)
 
 
-# the space between a number and its unit, which a wrap must not break ("1.034 %", "0.9 V", "15.1 M")
-_NUMBER_UNIT = re.compile(r"(?<=\d) (?=(?:%|[mµunp]?J|V|[kMG]|KiB|MiB|GiB|bits?|x)(?![\w/-]))")
-_KEEP = "\u00a0"  # not a space to textwrap: joins a number to its unit while wrapping
-
-
 def middle_wrap(line: str, width: int) -> str:
     """``line`` wrapped at spaces to ``width`` (continuation lines indented), never between a number and its
     unit."""
-    import textwrap
-
     if len(line) <= width:
         return line
     indent = " " * (len(line) - len(line.lstrip()) + 4)
-    kept = _NUMBER_UNIT.sub(_KEEP, line.replace(_KEEP, " "))
-    return "\n".join(textwrap.wrap(kept, width, subsequent_indent=indent, break_long_words=True,
-                                   break_on_hyphens=False)).replace(_KEEP, " ")
+    return "\n".join(wrap(line, width, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False))
 
 
 # ---------------------------------------------------------------------------------------------- Markdown
