@@ -143,11 +143,12 @@ def count_samples(batches: list[torch.Tensor] | DataLoader) -> int:
 CALIBRATION_SAMPLES = 32  # BatchNorm is calibrated on the first this many samples, however they are batched
 
 
-def _calibration_batches(batches: list[torch.Tensor] | DataLoader) -> tuple[list[torch.Tensor], str | None]:
+def _calibration_batches(batches: list[torch.Tensor] | DataLoader, n_samples: int
+                         ) -> tuple[list[torch.Tensor], str | None]:
     """What BatchNorm is calibrated on: one batch of the first :data:`CALIBRATION_SAMPLES` samples, whatever the
     batch size (a training-mode BatchNorm normalises each batch with that batch's statistics, so calibrating
     batch by batch would make the result depend on how the samples are batched), read from a dataset only as
-    far as needed; with the part used, in words (``None``: every sample)."""
+    far as needed; with the part used, in words (``None``: every one of the ``n_samples``)."""
     taken, n = [], 0
     for batch in batches:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -157,17 +158,7 @@ def _calibration_batches(batches: list[torch.Tensor] | DataLoader) -> tuple[list
             break
     if len(taken) > 1 and len({tuple(t.shape[1:]) for t in taken}) == 1:
         taken = [torch.cat(taken)]
-    return taken, (f"the first {n} samples of" if _sample_count(batches, n) > n else None)
-
-
-def _sample_count(batches: list[torch.Tensor] | DataLoader, default: int) -> int:
-    """Samples in ``batches`` (``default`` for a dataset without a length)."""
-    if isinstance(batches, DataLoader):
-        try:
-            return len(batches.dataset)
-        except TypeError:  # an iterable dataset
-            return default
-    return sum(int((b[0] if isinstance(b, (tuple, list)) else b).shape[0]) for b in batches)
+    return taken, (f"the first {n} samples of" if n_samples > n else None)
 
 
 def _has_batchnorm(model: nn.Module) -> bool:
@@ -223,7 +214,7 @@ def prepare(
         if checkpoint:
             warnings.warn("--calibrate-bn overwrites the checkpoint's trained BatchNorm statistics with statistics "
                           "of these inputs")
-        calibration, part = _calibration_batches(inputs_)
+        calibration, part = _calibration_batches(inputs_, n_samples)
         n = calibrate_batchnorm(model, calibration)
         if n:
             where = inputs.split(" (")[0].split(", shape")[0]

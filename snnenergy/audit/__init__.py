@@ -13,8 +13,8 @@ Rules (decided from the op records and the provenance graph only, never from mod
 * accepted exceptions, listed with reason and cost: the encoder; foldable linear chains from one spike tensor
   (no join; a scale or BatchNorm on the chain only where it folds into a weighted op next to it, i.e. by a
   scalar or per feature of that op: a gate per position or token, over which the op shares its weights, is a
-  violation caused by the scale); a mean or sum of spikes into a linear op; the pooled classifier head of a non-spike stream; a
-  scalar scale into a neuron (folds into its threshold);
+  violation caused by the scale); a mean or sum of spikes into a linear op; the pooled classifier head of a
+  non-spike stream; a scalar scale into a neuron (folds into its threshold);
 * allowed and listed: integer x spike and real x spike products (accumulations), ternary spikes.
 
 Levels: ``not spike-driven`` (any violation), ``spike-driven with exceptions`` (an exception on a synaptic op

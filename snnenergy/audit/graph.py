@@ -133,8 +133,8 @@ class ProvenanceGraph:
             ins = inputs.setdefault(node, [])
             if isinstance(inp, str) and inp and inp not in ins:
                 ins.append(inp)
-            if len(sizes) == len(FOLD_COLUMNS):
-                fold.setdefault(node, (_parse_sizes(sizes[0], "x"), _parse_sizes(sizes[1], ">")))
+            if len(sizes) == len(FOLD_COLUMNS) and node not in fold:
+                fold[node] = (_parse_sizes(sizes[0], "x"), _parse_sizes(sizes[1], ">"))
         nodes = {k: Node(k, *info[k], tuple(inputs[k]), **_fold_fields(fold.get(k))) for k in info}
         nodes.setdefault(INPUT, Node(INPUT, "", "input", "input"))
         return cls(nodes)

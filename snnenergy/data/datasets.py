@@ -30,7 +30,7 @@ def _dir(path: str | os.PathLike, what: str) -> Path:
     return p
 
 
-def _files(folder: Path, keep) -> list[tuple[Path, int]]:
+def folder_files(folder: Path, keep) -> list[tuple[Path, int]]:
     """``(file, label)``: files directly in ``folder`` (label -1), or in its class sub-folders (sorted, 0..K-1);
     a folder with both is refused (taking either would silently drop the other)."""
     flat = sorted((f for f in folder.iterdir() if keep(f)), key=lambda f: f.name)
@@ -48,7 +48,7 @@ class ImageFiles(Dataset):
     def __init__(self, root: str | os.PathLike, preprocess: Preprocess) -> None:
         self.root = _dir(root, "image folder")
         self.preprocess = preprocess
-        self.samples = _files(self.root, is_image_file)
+        self.samples = folder_files(self.root, is_image_file)
         if not self.samples:
             raise ValueError(f"image folder {str(self.root)!r} has no images, directly or in class sub-folders "
                              f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
@@ -206,7 +206,7 @@ class EventFiles(Dataset):
 
     def __init__(self, root: str | os.PathLike, time_steps: int, size: Sequence[int], split_by: str = "number") -> None:
         self.root = _dir(root, "event folder")
-        self.samples = _files(self.root, lambda f: f.is_file() and f.suffix.lower() in EVENT_SUFFIXES)
+        self.samples = folder_files(self.root, lambda f: f.is_file() and f.suffix.lower() in EVENT_SUFFIXES)
         if not self.samples:
             raise ValueError(f"event folder {str(self.root)!r} has no .npz/.npy files, directly or in class folders")
         self.time_steps, self.size, self.split_by = time_steps, tuple(size), split_by

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .checks import check_input
+from .datasets import folder_files
 from .images import (IMAGE_EXTENSIONS, Normalize, as_hw, is_image_file, load_image, normalize_images,
                      refuse_mixed_layout)
 
@@ -119,8 +120,7 @@ def image_folder(
                 "dataset_folder" if subdirs else "")
         raise ValueError(f"image folder {str(folder)!r} contains no image files "
                          f"(looked for {', '.join(IMAGE_EXTENSIONS)}){hint}")
-    refuse_mixed_layout(folder, files, sum(1 for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")
-                                           for f in d.rglob("*") if is_image_file(f)))
+    folder_files(folder, is_image_file)  # refuses loose images next to class sub-folders
     hw = as_hw(size)
     batch = torch.stack([load_image(f, hw, channels) for f in files]).to(torch.float64)
     return normalize_images(batch, normalize).to(dtype)

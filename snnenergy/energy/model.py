@@ -74,8 +74,7 @@ class EnergyReport:
                if t["qnn_mJ"] == t["qnn_mJ"] else "QNN not priced on a chip preset")
         lines = [head,
                  f"SNN {t['snn_mJ']:.6g} mJ | ANN {t['ann_mJ']:.6g} mJ, ANN/SNN {t['ann_over_snn']:.3g}x | {qnn}",
-                 f"break-even input firing rate of the spike-driven ops (below it the SNN costs less{_now(t, self.rates_assumed)}): vs ANN "
-                 f"{rate_text(t['break_even_rate'])}; vs QNN "
+                 f"{break_even_text(t, self.rates_assumed)}; vs QNN "
                  + (rate_text(t["break_even_rate_qnn"]) if t["qnn_mJ"] == t["qnn_mJ"] else "n/a (no QNN)")]
         snn = self.breakdown.loc["snn"] if "snn" in self.breakdown.index else None
         if snn is not None:
@@ -88,11 +87,14 @@ class EnergyReport:
         return "\n".join(textwrap.fill(line, width=100, subsequent_indent="    ") for line in lines)
 
 
-def _now(totals: dict, assumed: bool = False) -> str:
-    """``; measured 6.2 %``: the input firing rate of the spike-driven ops, when there are any (``assumed``:
-    a dry run's, from the rates it was given)."""
+def break_even_text(totals: dict, assumed: bool = False) -> str:
+    """``break-even input firing rate of the spike-driven ops (below it the SNN costs less; measured 6.2 %):
+    vs ANN ...``, with the rate those ops ran at when there are any (``assumed``: a dry run's, from the rates it
+    was given); the QNN part is the caller's."""
     now = totals.get("spike_input_rate", float("nan"))
-    return f"; {'assumed' if assumed else 'measured'} {100 * now:.4g} %" if now == now else ""
+    measured = f"; {'assumed' if assumed else 'measured'} {100 * now:.4g} %" if now == now else ""
+    return (f"break-even input firing rate of the spike-driven ops (below it the SNN costs less{measured}): "
+            f"vs ANN {rate_text(totals['break_even_rate'])}")
 
 
 def rate_text(r: float) -> str:

@@ -97,11 +97,7 @@ class Provenance:
 
     def set_features(self, label: str, in_features: int, out_features: int) -> None:
         """Record that weighted op ``label`` maps ``in_features`` input features to ``out_features``."""
-        found = self.features.get(label)
-        if found is None:
-            self.features[label] = {(in_features, out_features)}
-        elif (in_features, out_features) not in found:
-            found.add((in_features, out_features))
+        self.features.setdefault(label, set()).add((in_features, out_features))
 
     def clear_tensors(self) -> None:
         """Forget the tensors seen (labels and the model's weights); the nodes and edges stay."""
@@ -122,6 +118,20 @@ class Provenance:
             rows.append((node, layer, op, cat, inp, _sizes_text(self.constant_sizes.get(node, ())),
                          ";".join(f"{i}>{o}" for i, o in sorted(self.features.get(node, ())))))
         return rows
+
+
+def tensors_in(args, kwargs):
+    """The tensors among an op's ``args`` (and lists of them, e.g. einsum's or cat's) and ``kwargs`` values."""
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            for t in a:
+                if isinstance(t, torch.Tensor):
+                    yield t
+    for a in kwargs.values():
+        if isinstance(a, torch.Tensor):
+            yield a
 
 
 def _sizes_text(shapes) -> str:

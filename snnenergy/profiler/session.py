@@ -27,7 +27,7 @@ from .neuron_detection import NeuronProbe, is_candidate, probe_call, tensor_stat
 from .neuron_recording import finalize_neurons, record_neuron_output, set_fractions
 from .neurons import neuron_info
 from .ops import category, normalise_name
-from .provenance import CONSTANT, INPUT, PARAMETER, UNKNOWN, Provenance
+from .provenance import CONSTANT, INPUT, PARAMETER, UNKNOWN, Provenance, tensors_in
 from .summaries import OperandSummaries
 from .time_layout import check_time_steps, resolve_slots, warn_batch_major_steps, warn_time_layout
 
@@ -257,7 +257,7 @@ class ProfileSession(TorchFunctionMode):
                         if session.track_ops:
                             if args and isinstance(args[0], torch.Tensor):
                                 warn_batch_major_steps(session, path, args[0])
-                            session.prov.node(label, path, "spikes", "neuron", _tensors(args[:1], kwargs))
+                            session.prov.node(label, path, "spikes", "neuron", tensors_in(args[:1], kwargs))
                             session.prov.set(spikes, label)
                 return out
             finally:
@@ -391,7 +391,7 @@ class ProfileSession(TorchFunctionMode):
                 st.elements += out.numel()
             label = st.label
         if self.track_ops:
-            if self.prov.node(label, frame.path, name, "other", _tensors(args, kwargs)):
+            if self.prov.node(label, frame.path, name, "other", tensors_in(args, kwargs)):
                 label = PARAMETER  # computed from weights only: a (re-parameterised) weight
             if isinstance(out, torch.Tensor):
                 self.prov.set(out, label)
@@ -423,20 +423,6 @@ class _Active:
 
     def __exit__(self, *exc) -> None:
         self.session._active = self.previous
-
-
-def _tensors(args, kwargs):
-    """The tensors among ``args`` (and lists of them) and ``kwargs`` values."""
-    for a in args:
-        if isinstance(a, torch.Tensor):
-            yield a
-        elif isinstance(a, (list, tuple)):
-            for t in a:
-                if isinstance(t, torch.Tensor):
-                    yield t
-    for a in kwargs.values():
-        if isinstance(a, torch.Tensor):
-            yield a
 
 
 def _first_tensor(args) -> torch.Tensor | None:

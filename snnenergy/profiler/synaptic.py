@@ -19,6 +19,7 @@ from .kinds import REAL, WEIGHT
 from .ops import SYNAPTIC_CONV
 from .device_queue import sub_ref
 from .summaries import value_weighted_ref
+from .provenance import tensors_in
 from .time_layout import call_layout
 
 
@@ -36,7 +37,7 @@ def counted(s, name: str, index: int, path: str, func, args, kwargs):
     # the first operand decides the common case (an activation); the others are looked at only when it is not
     first = args[0] if args and isinstance(args[0], torch.Tensor) else None
     if first is None or _is_transformed(first) or s.prov.is_weight(first):
-        operands = tuple(_operands(args, kwargs))
+        operands = tuple(tensors_in(args, kwargs))
         if any(map(_is_transformed, operands)):  # inside torch.func.vmap / grad: tensors we cannot read
             s.unsupported[(path, f"{name} inside a torch.func transform (vmap, grad)")] += 1
             return s.run_op(func, args, kwargs)
@@ -57,15 +58,6 @@ def counted(s, name: str, index: int, path: str, func, args, kwargs):
 
 
 _is_transformed = torch._C._functorch.is_functorch_wrapped_tensor
-
-
-def _operands(args, kwargs):
-    """The tensors among ``args`` (and lists of them, einsum's) and ``kwargs`` values."""
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, torch.Tensor):
-            yield a
-        elif isinstance(a, (list, tuple)):
-            yield from (t for t in a if isinstance(t, torch.Tensor))
 
 
 _PRODUCTS = {"matmul": "matmul", "mm": "mm", "bmm": "bmm", "rmatmul": "matmul", "linalg_matmul": "matmul",

@@ -108,8 +108,7 @@ def energy_split(e) -> dict[str, float]:
 def energy_lines(report, e, is_snn: bool, assumptions: bool = True) -> list[str]:
     """The energy totals: preset once, SNN vs its ANN counterpart, the level's terms, what is not counted,
     and (``assumptions``) every assumption the energy model echoes."""
-    from ..energy import rate_text
-    from ..energy.model import _now
+    from ..energy import break_even_text, rate_text
 
     p, t = e.preset, e.totals
     lines = [preset_line(e)]
@@ -119,8 +118,7 @@ def energy_lines(report, e, is_snn: bool, assumptions: bool = True) -> list[str]
                else "QNN not priced on a chip preset")
         ratios = f"ANN/SNN {t['ann_over_snn']:.3g}x" + (f", QNN/SNN {t['qnn_over_snn']:.3g}x" if qnn_priced else "")
         lines.append(f"  SNN {t['snn_mJ']:.4g} mJ  |  ANN counterpart {t['ann_mJ']:.4g} mJ  |  {qnn}  |  {ratios}")
-        lines.append(f"  break-even input firing rate of the spike-driven ops (below it the SNN costs less"
-                     f"{_now(t, e.rates_assumed)}): vs ANN {rate_text(t['break_even_rate'])}"
+        lines.append(f"  {break_even_text(t, e.rates_assumed)}"
                      + (f"; vs QNN {rate_text(t['break_even_rate_qnn'])}" if qnn_priced else ""))
     else:
         lines.append(f"  ANN (no spiking neurons): {t['snn_mJ']:.4g} mJ, every synaptic op a MAC")
